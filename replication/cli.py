@@ -1,0 +1,156 @@
+"""`replication`: a thin command line over the library.
+
+Every user error (unknown preset, bad value, missing data, unwritable store)
+ends as one line on stderr and exit code 2, before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .data import DataError, load_dataset
+from .spec import CONTROLS, SpecError, PruneSpec
+from .store import RunStore, StoreError
+
+USAGE_ERRORS = (SpecError, DataError, StoreError)
+DEFAULT_STORE = os.environ.get("REPLICATION_STORE", "runs")
+
+
+class UsageError(Exception):
+    pass
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'3' -> [3]; '0-7' -> [0..7]; '1,4,9' -> [1, 4, 9]."""
+    try:
+        seeds: list[int] = []
+        for part in text.split(","):
+            lo, _, hi = part.partition("-")
+            seeds += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad seeds {text!r}; use e.g. 3, 0-7 or 1,4,9") from None
+    if not seeds or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"bad seeds {text!r}; seeds are non-negative integers")
+    return seeds
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", default=DEFAULT_STORE, help="run store folder (default: ./runs or $REPLICATION_STORE)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    p.add_argument("--data-dir", default=os.environ.get("REPLICATION_DATA"), help="where datasets live")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="replication", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    imp = sub.add_parser("imp", help="run one IMP experiment (or a control) and print accuracy by density",
+                         epilog="example: replication imp --preset lenet-digits --rounds 20 --seed 0-7 --control reinit",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    imp.add_argument("--preset", required=True, help="a named setting; see `replication presets`")
+    imp.add_argument("--rounds", type=int, help="pruning rounds (default: the preset's)")
+    imp.add_argument("--seed", type=parse_seeds, default=[0], help="seed(s): 3, 0-7 or 1,4,9 (init and SGD noise)")
+    imp.add_argument("--control", choices=[c for c in CONTROLS if c != "imp"],
+                     help="also run this control beside IMP")
+    imp.add_argument("--batch-size", type=int)
+    imp.add_argument("--lr", type=float)
+    imp.add_argument("--epochs", type=int)
+    imp.add_argument("--warmup-epochs", type=int)
+    _add_common(imp)
+    sub.add_parser("presets", help="list the named settings")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "presets":
+            return _presets()
+        if args.command == "imp":
+            return _imp(args)
+    except USAGE_ERRORS + (UsageError,) as err:
+        print(f"replication: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _presets() -> int:
+    from .presets import PRESETS, TABLE_1
+
+    for name, spec in PRESETS.items():
+        t = spec.train
+        tag = "Table 1" if name in TABLE_1 else "CPU"
+        print(f"{name:22s} {tag:8s} {t.model}/{t.dataset} {t.epochs} ep, batch {t.batch_size}, "
+              f"{t.optimizer} lr {t.lr}, {spec.prune.rounds} rounds")
+    return 0
+
+
+def check_device(device: str) -> str:
+    import torch
+
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise UsageError(f"unknown device {device!r}; use cpu or cuda")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError("--device cuda asked for, but no CUDA GPU is available; use --device cpu")
+    return device
+
+
+def _imp(args: argparse.Namespace) -> int:
+    from .imp import run_experiment
+    from .presets import preset
+    from .analyses import accuracy_by_density
+
+    overrides = {k: v for k, v in {"batch_size": args.batch_size, "lr": args.lr, "epochs": args.epochs,
+                                   "warmup_epochs": args.warmup_epochs}.items() if v is not None}
+    base = preset(args.preset, **overrides)
+    if args.rounds is not None:
+        base = base.with_(prune=PruneSpec(**{**base.prune.__dict__, "rounds": args.rounds}))
+    device = check_device(args.device)
+    data = load_dataset(base.train.dataset, args.data_dir).to(device)
+    arms = ["imp"] + ([args.control] if args.control else [])
+    specs = {arm: [base.with_(control=arm, init_seed=s, noise_seed=s) for s in args.seed] for arm in arms}
+    store = RunStore(args.store)
+    from .imp import check_fits
+
+    check_fits(base, data)
+    store.check_writable()
+    progress = _progress_printer(sum(len(v) for v in specs.values()) * (base.prune.rounds + 1))
+    runs = {arm: [run_experiment(s, store, device, data, progress=progress) for s in ss] for arm, ss in specs.items()}
+    progress.close()
+    print(accuracy_by_density(runs))
+    for arm in arms:
+        for run in runs[arm]:
+            if arm != arms[-1] or run is not runs[arm][-1]:
+                print(f"run folder ({arm}, seed {run.spec.init_seed}): {run.path}")
+    print(Path(runs[arms[-1]][-1].path))
+    return 0
+
+
+class _progress_printer:
+    """A tqdm bar on a terminal; one line per round otherwise."""
+
+    def __init__(self, total: int):
+        from tqdm import tqdm
+
+        self.tty = sys.stderr.isatty()
+        self.bar = tqdm(total=total, unit="round", file=sys.stderr) if self.tty else None
+
+    def __call__(self, spec, index, n, metrics) -> None:
+        acc = metrics["test_acc"]
+        text = f"{spec.control} seed {spec.init_seed} round {index}/{n - 1} density {metrics['density']:.4f} " \
+               f"test acc {acc if acc is None else f'{acc:.4f}'}"
+        if self.bar is not None:
+            self.bar.set_description(text, refresh=False)
+            self.bar.update(1)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""Datasets as device-resident tensors, served in batches by index.
+
+Every dataset loads once into a `TensorData`; per-epoch order and augmentation
+draws come from a generator seeded by the run's SGD-noise seed, so the data
+path has no per-example Python and no hidden global randomness.
+
+Where a dataset must come from disk, we look in `--data-dir` / $REPLICATION_DATA,
+then the usual system places, then try a download; if all fail the error says
+which places were tried and how to get the files. Tests never download.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "imagenet")
+
+# The digits split is fixed so every machine trains on the same 1,437 images.
+DIGITS_TEST_FRACTION = 0.2
+DIGITS_SPLIT_SEED = 0
+
+_IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+_SYSTEM_PLACES = {
+    "mnist": ["/usr/share/datasets/mnist", "~/.cache/replication/mnist"],
+    "fashion-mnist": ["/usr/share/datasets/fashion-mnist", "~/.cache/replication/fashion-mnist"],
+    "cifar10": ["/usr/share/datasets/cifar10", "~/.cache/replication/cifar10"],
+    "imagenet": ["/usr/share/datasets/imagenet", "~/.cache/replication/imagenet"],
+}
+_HOW_TO_GET = {
+    "mnist": "put the four MNIST idx files (optionally .gz) in <data-dir>/mnist",
+    "fashion-mnist": "run `apt-get install dataset-fashion-mnist`, or put the four idx files in <data-dir>/fashion-mnist",
+    "cifar10": "put the extracted cifar-10-batches-py folder (python version) in <data-dir>/cifar10",
+    "imagenet": "put the ILSVRC train/ and val/ class folders in <data-dir>/imagenet",
+}
+
+
+class DataError(RuntimeError):
+    """A dataset that cannot be found or read; the message says how to get it."""
+
+
+@dataclass
+class TensorData:
+    """A whole dataset held as tensors (images N×C×H×W, labels N)."""
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def n_train(self) -> int:
+        return len(self.y_train)
+
+    def to(self, device: torch.device | str) -> "TensorData":
+        return TensorData(self.name, self.x_train.to(device), self.y_train.to(device),
+                          self.x_test.to(device), self.y_test.to(device), self.num_classes)
+
+    def split(self, which: str) -> tuple[torch.Tensor, torch.Tensor]:
+        if which == "train":
+            return self.x_train, self.y_train
+        if which == "test":
+            return self.x_test, self.y_test
+        raise ValueError(f"unknown split {which!r}; use 'train' or 'test'")
+
+
+def batch_indices(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """One epoch of shuffled index batches; the last batch may be short."""
+    order = torch.randperm(n, generator=generator)
+    yield from order.split(batch_size)
+
+
+def augment(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
+    """Random crop with zero padding and horizontal flip, drawn per sample, on x's device."""
+    b, _, h, w = x.shape
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)
+    flip = (torch.rand(b, generator=generator) < 0.5).to(x.device)
+    padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, :, None]  # b×h×1
+    cols = dx[:, None] + torch.arange(w, device=x.device)  # b×w
+    cols = torch.where(flip[:, None], cols.flip(1), cols)[:, None, :]  # b×1×w
+    out = padded[torch.arange(b, device=x.device)[:, None, None], :, rows, cols]  # b×h×w×c
+    return out.permute(0, 3, 1, 2).contiguous()
+
+
+# -- loading -------------------------------------------------------------------
+
+def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download: bool = False) -> TensorData:
+    """Load a dataset by name into CPU tensors (see module doc for where we look)."""
+    if name == "digits":
+        return load_digits()
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; use one of {', '.join(DATASETS)}")
+    if name == "imagenet":
+        raise DataError("imagenet is served by replication.imagenet.ImageFolderData (streamed, not tensor-resident)")
+    places = candidate_dirs(name, data_dir)
+    for place in places:
+        found = _try_load(name, place)
+        if found is not None:
+            return found
+    if download and data_dir is not None:
+        return _download(name, Path(data_dir) / name)
+    tried = ", ".join(str(p) for p in places)
+    raise DataError(f"dataset {name!r} not found (looked in {tried}); {_HOW_TO_GET[name]}, "
+                    f"or pass --data-dir DIR")
+
+
+def candidate_dirs(name: str, data_dir: str | os.PathLike | None = None) -> list[Path]:
+    roots = [data_dir, os.environ.get("REPLICATION_DATA")]
+    places = [Path(r).expanduser() / name for r in roots if r]
+    return places + [Path(p).expanduser() for p in _SYSTEM_PLACES.get(name, [])]
+
+
+def load_digits() -> TensorData:
+    """scikit-learn's 1,797 8×8 handwritten digits, split 80/20 stratified with seed 0."""
+    from sklearn.datasets import load_digits as sk_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = sk_digits()
+    images = bunch.images.astype(np.float32) / 16.0
+    x_tr, x_te, y_tr, y_te = train_test_split(images, bunch.target, test_size=DIGITS_TEST_FRACTION,
+                                              stratify=bunch.target, random_state=DIGITS_SPLIT_SEED)
+    return _standardized("digits", x_tr[:, None], y_tr, x_te[:, None], y_te, 10)
+
+
+def _standardized(name, x_tr, y_tr, x_te, y_te, num_classes) -> TensorData:
+    """Standardize per channel with training-set statistics."""
+    x_tr = torch.as_tensor(np.ascontiguousarray(x_tr), dtype=torch.float32)
+    x_te = torch.as_tensor(np.ascontiguousarray(x_te), dtype=torch.float32)
+    mean = x_tr.mean(dim=(0, 2, 3), keepdim=True)
+    std = x_tr.std(dim=(0, 2, 3), keepdim=True)
+    return TensorData(name, (x_tr - mean) / std, torch.as_tensor(y_tr, dtype=torch.long),
+                      (x_te - mean) / std, torch.as_tensor(y_te, dtype=torch.long), num_classes)
+
+
+def _try_load(name: str, place: Path) -> TensorData | None:
+    if not place.is_dir():
+        return None
+    if name in ("mnist", "fashion-mnist"):
+        return _load_idx_dataset(name, place)
+    return _load_cifar10(place)
+
+
+def _find(place: Path, stem: str) -> Path | None:
+    for sub in (place, place / "raw", place / "MNIST" / "raw", place / "FashionMNIST" / "raw"):
+        for candidate in (sub / stem, sub / f"{stem}.gz"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    try:
+        _, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
+        shape = struct.unpack(">" + "I" * ndim, raw[4:4 + 4 * ndim])
+        if dtype_code != 0x08:
+            raise ValueError(f"unsupported idx dtype {dtype_code:#x}")
+        return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+    except (struct.error, ValueError) as err:
+        raise DataError(f"{path} is not a readable idx file ({err}); replace it with the original download") from err
+
+
+def _load_idx_dataset(name: str, place: Path) -> TensorData | None:
+    paths = {k: [_find(place, s) for s in stems] for k, stems in _IDX_FILES.items()}
+    if any(p is None for ps in paths.values() for p in ps):
+        return None
+    (xtr, ytr), (xte, yte) = ([_read_idx(p) for p in paths[k]] for k in ("train", "test"))
+    to_img = lambda a: a.astype(np.float32)[:, None] / 255.0  # noqa: E731
+    return _standardized(name, to_img(xtr), ytr.astype(np.int64), to_img(xte), yte.astype(np.int64), 10)
+
+
+def _load_cifar10(place: Path) -> TensorData | None:
+    folder = next((p for p in (place / "cifar-10-batches-py", place) if (p / "data_batch_1").is_file()), None)
+    if folder is None:
+        return None
+
+    def read(files):
+        xs, ys = [], []
+        for f in files:
+            with open(folder / f, "rb") as fh:
+                d = pickle.load(fh, encoding="bytes")
+            xs.append(np.asarray(d[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+            ys.append(np.asarray(d[b"labels"], dtype=np.int64))
+        return np.concatenate(xs).astype(np.float32) / 255.0, np.concatenate(ys)
+
+    xtr, ytr = read([f"data_batch_{i}" for i in range(1, 6)])
+    xte, yte = read(["test_batch"])
+    return _standardized("cifar10", xtr, ytr, xte, yte, 10)
+
+
+def _download(name: str, target: Path) -> TensorData:
+    """Fetch through torchvision when online; only ever called with download=True."""
+    import torchvision
+
+    cls = {"mnist": torchvision.datasets.MNIST, "fashion-mnist": torchvision.datasets.FashionMNIST,
+           "cifar10": torchvision.datasets.CIFAR10}[name]
+    try:
+        cls(str(target), train=True, download=True)
+        cls(str(target), train=False, download=True)
+    except Exception as err:  # network errors come in many types
+        raise DataError(f"could not download {name!r} into {target} ({err}); {_HOW_TO_GET[name]}") from err
+    found = _try_load(name, target)
+    if found is None:
+        raise DataError(f"downloaded {name!r} into {target} but could not read it; {_HOW_TO_GET[name]}")
+    return found

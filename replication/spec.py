@@ -1,0 +1,146 @@
+"""Experiment specifications: frozen dataclasses that are the single source of truth.
+
+A spec says everything that changes a result. Its content hash names the run's
+folder in the store, so the same spec computed anywhere lands in the same place.
+Validation happens here, at construction, so bad input never reaches training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+# Bump when the meaning of a stored result changes without any field changing.
+SPEC_VERSION = 1
+
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("constant", "step", "cosine")
+INITS = ("kaiming_uniform", "kaiming_normal")
+CONTROLS = ("imp", "reinit", "random-prune")
+STRATEGIES = ("iterative", "oneshot")
+RESETS = ("init", "rewind")
+
+
+class SpecError(ValueError):
+    """A setting that cannot be run; the message names the setting and the fix."""
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise SpecError(message)
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """How one network is trained (one row of the paper's Table 1)."""
+
+    dataset: str
+    model: str
+    epochs: int
+    batch_size: int
+    optimizer: str
+    lr: float
+    init: str
+    momentum: float = 0.9  # unstated by the paper; 0.9 is the convention
+    schedule: str = "constant"
+    milestones: tuple[int, ...] = ()  # epochs at which the step schedule divides by 10
+    gamma: float = 0.1
+    warmup_epochs: int = 0  # linear warm-up of the learning rate, in epochs
+    weight_decay: float = 0.0
+    augment: bool = False  # random crop (pad 4) + horizontal flip, per sample
+    model_args: tuple[tuple[str, Any], ...] = ()  # e.g. (("widths", (300, 100)),)
+
+    def __post_init__(self) -> None:
+        _require(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}; pass a positive --epochs")
+        _require(self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}; pass a positive --batch-size")
+        _require(self.lr > 0, f"learning rate must be > 0, got {self.lr}; pass a positive --lr")
+        _require(self.optimizer in OPTIMIZERS, f"unknown optimizer {self.optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
+        _require(self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; use one of {', '.join(SCHEDULES)}")
+        _require(self.init in INITS, f"unknown init {self.init!r}; use one of {', '.join(INITS)}")
+        _require(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
+        _require(self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}")
+        _require(0 <= self.warmup_epochs <= self.epochs,
+                 f"warm-up of {self.warmup_epochs} epochs must lie in [0, epochs={self.epochs}]")
+        _require(all(0 < m < self.epochs for m in self.milestones),
+                 f"step milestones {self.milestones} must lie strictly inside (0, {self.epochs})")
+
+    @property
+    def model_kwargs(self) -> dict[str, Any]:
+        return dict(self.model_args)
+
+
+@dataclass(frozen=True)
+class PruneSpec:
+    """How IMP prunes and what it resets to."""
+
+    fraction: float = 0.2  # of the weights still alive, per round
+    rounds: int = 25  # pruning events; densities 1, 0.8, ..., 0.8**rounds are trained
+    strategy: str = "iterative"  # or "oneshot": one prune from dense to fraction-per-round**rounds
+    reset: str = "init"  # reset to initialization (the paper) or rewind to step k
+    rewind_step: int = 0
+
+    def __post_init__(self) -> None:
+        _require(0 < self.fraction < 1, f"prune fraction must be in (0, 1), got {self.fraction}; e.g. 0.2")
+        _require(self.rounds >= 0, f"rounds must be >= 0, got {self.rounds}")
+        _require(self.strategy in STRATEGIES, f"unknown pruning strategy {self.strategy!r}; use one of {', '.join(STRATEGIES)}")
+        _require(self.reset in RESETS, f"unknown reset {self.reset!r}; use one of {', '.join(RESETS)}")
+        _require(self.rewind_step >= 0, f"rewind step must be >= 0, got {self.rewind_step}")
+        _require(self.reset == "rewind" or self.rewind_step == 0, "rewind_step is only meaningful with reset='rewind'")
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """One IMP run (or one of its controls) with its seeds.
+
+    The initialization seed and the SGD-noise seed (data order, augmentation) are
+    separate so that instability analyses can vary the noise alone.
+    """
+
+    train: TrainSpec
+    prune: PruneSpec = field(default_factory=PruneSpec)
+    control: str = "imp"
+    init_seed: int = 0
+    noise_seed: int = 0
+    repel_lambda: float = 0.0  # repellent (>0) / attractive (<0) loss weight; 0 = off
+    repel_previous_only: bool = False
+
+    def __post_init__(self) -> None:
+        _require(self.control in CONTROLS, f"unknown control {self.control!r}; use one of {', '.join(CONTROLS)}")
+        _require(self.init_seed >= 0 and self.noise_seed >= 0, "seeds must be non-negative integers")
+
+    # -- identity ---------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": SPEC_VERSION, **dataclasses.asdict(self)}
+
+    def hash(self) -> str:
+        """A content hash, stable across processes, machines and PYTHONHASHSEED."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def imp_parent(self) -> "ExperimentSpec":
+        """The IMP run whose masks a control reuses."""
+        return dataclasses.replace(self, control="imp")
+
+    def with_(self, **changes: Any) -> "ExperimentSpec":
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ExperimentSpec":
+        data = {k: v for k, v in data.items() if k != "version"}
+        train = dict(data.pop("train"))
+        train["milestones"] = tuple(train.get("milestones", ()))
+        train["model_args"] = tuple((k, _tuplify(v)) for k, v in train.get("model_args", ()))
+        return cls(train=TrainSpec(**train), prune=PruneSpec(**data.pop("prune")), **data)
+
+
+def _tuplify(value: Any) -> Any:
+    return tuple(_tuplify(v) for v in value) if isinstance(value, list) else value
+
+
+def derive_seed(*parts: Any) -> int:
+    """A deterministic 63-bit seed from any printable parts (no Python hash())."""
+    digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1

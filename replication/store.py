@@ -1,0 +1,200 @@
+"""The run store: one folder per experiment hash, written so that a crash loses nothing.
+
+Layout of `<store>/<hash>/`:
+
+    spec.json                 the experiment, as written by ExperimentSpec.to_dict()
+    init.pt                   the full initial state dict
+    round_000/                one folder per round
+        mask.pt start.pt trained.pt metrics.json
+        COMPLETE.json         written last: the sha256 of every file above
+    COMPLETE.json             written last of all: the run is finished
+
+Every file is written to a temporary name and renamed into place, so a reader
+sees either nothing or a whole file. A round whose marker is missing, or whose
+files do not match the checksums in its marker, is treated as not done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import io
+import json
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+from .spec import ExperimentSpec
+
+MARKER = "COMPLETE.json"
+ROUND_FILES = ("mask.pt", "start.pt", "trained.pt", "metrics.json")
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used; the message says how to fix it."""
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
+
+
+def tensor_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in tensors.items()}, buffer)
+    return buffer.getvalue()
+
+
+def sha256(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+@dataclass
+class RoundRecord:
+    """What one round of IMP (or a control) leaves behind."""
+
+    index: int
+    mask: dict[str, torch.Tensor]
+    start: dict[str, torch.Tensor]  # weights the round's training began from
+    trained: dict[str, torch.Tensor]  # weights at the end of training
+    metrics: dict[str, Any]
+
+
+@dataclass
+class Run:
+    spec: ExperimentSpec
+    path: Path
+    init: dict[str, torch.Tensor]
+    rounds: list[RoundRecord] = field(default_factory=list)
+    complete: bool = False
+
+    def metric(self, key: str) -> list[Any]:
+        return [r.metrics[key] for r in self.rounds]
+
+
+class RunStore:
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root).expanduser()
+
+    def check_writable(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = tempfile.NamedTemporaryFile(dir=self.root, prefix=".probe.")
+            probe.close()
+        except OSError as err:
+            raise StoreError(f"run store {self.root} is not writable ({err.strerror}); "
+                             f"pass --store DIR with a writable folder") from err
+
+    def path(self, spec: ExperimentSpec) -> Path:
+        return self.root / spec.hash()
+
+    def is_complete(self, spec: ExperimentSpec) -> bool:
+        return (self.path(spec) / MARKER).is_file()
+
+    @contextlib.contextmanager
+    def lock(self, spec: ExperimentSpec) -> Iterator[None]:
+        """Exclusive while computing: a second process asking for the same run waits, then reuses."""
+        folder = self.path(spec)
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # -- writing -------------------------------------------------------------
+    def begin(self, spec: ExperimentSpec, init: dict[str, torch.Tensor]) -> None:
+        folder = self.path(spec)
+        if not (folder / "spec.json").is_file():
+            atomic_write_json(folder / "spec.json", spec.to_dict())
+        if not (folder / "init.pt").is_file():
+            atomic_write_bytes(folder / "init.pt", tensor_bytes(init))
+
+    def save_round(self, spec: ExperimentSpec, record: RoundRecord) -> None:
+        folder = self.path(spec) / f"round_{record.index:03d}"
+        payloads = {
+            "mask.pt": tensor_bytes(record.mask),
+            "start.pt": tensor_bytes(record.start),
+            "trained.pt": tensor_bytes(record.trained),
+            "metrics.json": (json.dumps(record.metrics, indent=1, sort_keys=True) + "\n").encode(),
+        }
+        for name, payload in payloads.items():
+            atomic_write_bytes(folder / name, payload)
+        atomic_write_json(folder / MARKER, {name: sha256(p) for name, p in payloads.items()})
+
+    def finish(self, spec: ExperimentSpec, n_rounds: int) -> None:
+        atomic_write_json(self.path(spec) / MARKER, {"rounds": n_rounds, "hash": spec.hash()})
+
+    def save_extra(self, spec: ExperimentSpec, name: str, tensors: dict[str, torch.Tensor]) -> None:
+        atomic_write_bytes(self.path(spec) / name, tensor_bytes(tensors))
+
+    # -- reading -------------------------------------------------------------
+    def load_extra(self, spec: ExperimentSpec, name: str) -> dict[str, torch.Tensor] | None:
+        path = self.path(spec) / name
+        return torch.load(path, weights_only=True) if path.is_file() else None
+
+    def load_round(self, spec: ExperimentSpec, index: int) -> RoundRecord | None:
+        return _read_round(self.path(spec) / f"round_{index:03d}", index)
+
+    def load(self, spec: ExperimentSpec) -> Run:
+        return load_run(self.path(spec))
+
+
+def _read_round(folder: Path, index: int) -> RoundRecord | None:
+    """A round whose files match its marker, or None (with a warning if something is corrupt)."""
+    marker = folder / MARKER
+    if not marker.is_file():
+        return None
+    try:
+        sums = json.loads(marker.read_text())
+        payloads = {name: (folder / name).read_bytes() for name in ROUND_FILES}
+    except (OSError, ValueError) as err:
+        warnings.warn(f"{folder}: unreadable ({err}); the round will be recomputed")
+        return None
+    bad = [name for name, p in payloads.items() if sums.get(name) != sha256(p)]
+    if bad:
+        warnings.warn(f"{folder}: {', '.join(bad)} do not match their checksums; the round will be recomputed")
+        return None
+    load = lambda name: torch.load(io.BytesIO(payloads[name]), weights_only=True)  # noqa: E731
+    return RoundRecord(index, load("mask.pt"), load("start.pt"), load("trained.pt"),
+                       json.loads(payloads["metrics.json"]))
+
+
+def load_run(path: str | os.PathLike) -> Run:
+    """Read a stored run: its spec, initial weights, and every valid round in order.
+
+    Each round gives `mask`, `start` and `trained` (name -> tensor) and `metrics`
+    (a dict with density, accuracies, losses, pruning threshold, ...).
+    """
+    folder = Path(path)
+    if not (folder / "spec.json").is_file():
+        raise StoreError(f"{folder} is not a run folder (no spec.json); pass the folder printed by `replication imp`")
+    spec = ExperimentSpec.from_dict(json.loads((folder / "spec.json").read_text()))
+    init = torch.load(folder / "init.pt", weights_only=True) if (folder / "init.pt").is_file() else {}
+    run = Run(spec, folder, init, complete=(folder / MARKER).is_file())
+    index = 0
+    while (record := _read_round(folder / f"round_{index:03d}", index)) is not None:
+        run.rounds.append(record)
+        index += 1
+    return run

@@ -1,0 +1,115 @@
+"""Training one (masked) network: an explicit loop you can read top to bottom.
+
+Learning-rate warm-up and schedules are per step. Pruned weights stay exactly
+zero: the mask is re-applied after every optimizer step, so neither momentum nor
+weight decay can move them. A non-finite loss stops training and marks the run
+diverged instead of reporting a meaningless accuracy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import TensorData, augment, batch_indices
+from .masks import Mask, apply_mask
+from .spec import SpecError, TrainSpec
+
+ExtraLoss = Callable[[nn.Module], torch.Tensor]
+EVAL_BATCH = 2048
+
+
+def lr_factor(step: int, spec: TrainSpec, steps_per_epoch: int) -> float:
+    """Multiplier of the base learning rate at a given optimizer step."""
+    total = spec.epochs * steps_per_epoch
+    warmup = spec.warmup_epochs * steps_per_epoch
+    factor = 1.0
+    if spec.schedule == "step":
+        epoch = step / steps_per_epoch
+        factor = spec.gamma ** sum(epoch >= m for m in spec.milestones)
+    elif spec.schedule == "cosine":
+        factor = 0.5 * (1 + math.cos(math.pi * step / total))
+    if warmup and step < warmup:
+        factor *= (step + 1) / warmup
+    return factor
+
+
+def make_optimizer(params, spec: TrainSpec) -> torch.optim.Optimizer:
+    if spec.optimizer == "adam":
+        return torch.optim.Adam(params, lr=spec.lr, weight_decay=spec.weight_decay, foreach=True)
+    return torch.optim.SGD(params, lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay,
+                           foreach=True)
+
+
+@dataclass
+class TrainOutcome:
+    steps: int
+    diverged: bool
+    rewind_state: dict[str, torch.Tensor] | None  # weights after `capture_step` steps, if asked
+
+
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    return math.ceil(n_train / batch_size)
+
+
+def train(model: nn.Module, mask: Mask, data: TensorData, spec: TrainSpec, noise_seed: int,
+          extra_loss: ExtraLoss | None = None, capture_step: int | None = None,
+          on_epoch: Callable[[int], None] | None = None) -> TrainOutcome:
+    """Train `model` in place under `mask`; data order and augmentation come from noise_seed."""
+    if spec.batch_size > data.n_train:
+        raise SpecError(f"batch size {spec.batch_size} exceeds the {data.n_train} training examples of "
+                        f"{data.name}; pass a smaller --batch-size")
+    device = data.x_train.device
+    generator = torch.Generator().manual_seed(noise_seed)
+    optimizer = make_optimizer(model.parameters(), spec)
+    per_epoch = steps_per_epoch(data.n_train, spec.batch_size)
+    apply_mask(model, mask)
+    model.train()
+    step, rewind_state = 0, None
+    for epoch in range(spec.epochs):
+        for idx in batch_indices(data.n_train, spec.batch_size, generator):
+            if step == capture_step:
+                rewind_state = _snapshot(model)
+            idx = idx.to(device)
+            x, y = data.x_train[idx], data.y_train[idx]
+            if spec.augment:
+                x = augment(x, generator)
+            for group in optimizer.param_groups:
+                group["lr"] = spec.lr * lr_factor(step, spec, per_epoch)
+            loss = F.cross_entropy(model(x), y)
+            if extra_loss is not None:
+                loss = loss + extra_loss(model)
+            if not torch.isfinite(loss):
+                return TrainOutcome(step, True, rewind_state)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            apply_mask(model, mask)
+            step += 1
+        if on_epoch is not None:
+            on_epoch(epoch)
+    if capture_step is not None and rewind_state is None:
+        rewind_state = _snapshot(model)
+    return TrainOutcome(step, False, rewind_state)
+
+
+def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) in eval mode."""
+    model.eval()
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(y), EVAL_BATCH):
+        logits = model(x[start:start + EVAL_BATCH])
+        target = y[start:start + EVAL_BATCH]
+        total_loss += float(F.cross_entropy(logits, target, reduction="sum"))
+        correct += int((logits.argmax(1) == target).sum())
+    return total_loss / len(y), correct / len(y)
