@@ -102,3 +102,24 @@ def successive_distances(run: Run, kind: str = "angular") -> np.ndarray:
 def thresholds(run: Run) -> np.ndarray:
     """Pruning threshold (largest magnitude pruned) that produced each round's mask."""
     return np.array(run.metric("threshold"), dtype=float)
+
+
+# -- per-seed summaries (what the statistics consume) ----------------------------------
+
+def rounds_at_or_below(run: Run, max_density: float) -> list[int]:
+    """Round indices whose density is at most max_density (the "low densities" of a claim)."""
+    return [r.index for r in run.rounds if r.metrics["density"] <= max_density + 1e-12]
+
+
+def mean_over_rounds(runs: list[Run], rounds: list[int], metric: str = "test_acc", scale: float = 100.0) -> np.ndarray:
+    """Each run's mean of `metric` over `rounds`; NaN if any of them diverged or is missing."""
+    out = []
+    for run in runs:
+        values = [run.rounds[i].metrics[metric] if i < len(run.rounds) else None for i in rounds]
+        out.append(math.nan if not values or any(v is None for v in values) else scale * float(np.mean(values)))
+    return np.array(out)
+
+
+def mean_successive_distance(runs: list[Run], kind: str = "angular") -> np.ndarray:
+    """Each run's mean distance between the trained networks of successive rounds."""
+    return np.array([float(np.mean(successive_distances(r, kind))) if len(r.rounds) > 1 else math.nan for r in runs])

@@ -1,0 +1,59 @@
+"""The lab: what a claim test asks for runs through.
+
+It holds the scale, the run store, the device and the loaded datasets, and hands
+out runs by spec: computed once, stored by hash, reused by every claim that asks
+for the same experiment (claims 1, 3, 7, 8 and 10 share one sweep).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .data import TensorData, load_dataset
+from .imp import Progress, run_experiments
+from .registry import Claim, Setup, setup_for
+from .spec import ExperimentSpec
+from .store import Run, RunStore
+
+
+class MissingRuns(RuntimeError):
+    """Training was switched off (report rebuild) and a run is not in the store."""
+
+
+@dataclass
+class Lab:
+    scale: str
+    store: RunStore
+    device: str = "cpu"
+    data_dir: str | None = None
+    seeds: int | None = None  # overrides every setup's seed count
+    train: bool = True  # False: only read the store (rebuilding a report)
+    report_dir: Path = Path("reports")
+    progress: Progress | None = None
+    _data: dict[str, TensorData] = field(default_factory=dict)
+
+    def setup(self, claim: Claim) -> Setup | None:
+        setup = setup_for(claim.id, self.scale)
+        if setup is not None and self.seeds:
+            setup = Setup(**{**setup.__dict__, "seeds": self.seeds})
+        return setup
+
+    def data(self, name: str) -> TensorData:
+        if name not in self._data:
+            self._data[name] = load_dataset(name, self.data_dir).to(self.device)
+        return self._data[name]
+
+    def runs(self, specs: list[ExperimentSpec]) -> list[Run]:
+        if not self.train:
+            missing = [s for s in specs if not self.store.is_complete(s)]
+            if missing:
+                raise MissingRuns(f"{len(missing)} run(s) missing from {self.store.root} "
+                                  f"(first: {missing[0].hash()}); run the claims to compute them")
+        return run_experiments(specs, self.store, self.device, self.data(specs[0].train.dataset),
+                               progress=self.progress)
+
+    def figure_path(self, claim: Claim, name: str) -> Path:
+        path = self.report_dir / self.scale / "figures" / f"{claim.id}-{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path

@@ -1,0 +1,86 @@
+"""The loss landscape along straight lines: linear interpolation instability and error barriers.
+
+    LII(θ₁, θ₂) = max_α E((1−α)θ₁ + αθ₂) − (E(θ₁) + E(θ₂))/2     (points of error)
+
+Instability (Frankle et al. 2020a): θ₁ and θ₂ are two trainings of the same
+start with different SGD noise; test error, 30 points. The error barrier between
+successive IMP rounds uses the same measure with training error, 20 points.
+
+Batch norm at interpolated points: by default its running statistics are
+recomputed on the training data at every point (`bn="recompute"`); the paper does
+not say, and this is the usual choice. `bn="interpolate"` mixes the buffers instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import TensorData
+from .training import EVAL_BATCH, evaluate
+
+LII_POINTS = 30
+BARRIER_POINTS = 20
+
+
+@dataclass
+class Path:
+    alphas: np.ndarray
+    errors: np.ndarray  # percent error at each alpha
+
+    @property
+    def barrier(self) -> float:
+        """Largest error on the path minus the endpoints' mean, in points."""
+        return float(self.errors.max() - (self.errors[0] + self.errors[-1]) / 2)
+
+
+def interpolate(w1: dict[str, torch.Tensor], w2: dict[str, torch.Tensor], alpha: float) -> dict[str, torch.Tensor]:
+    """(1−α)·w1 + α·w2 for floating tensors; integer buffers (batch counts) come from w1."""
+    return {k: ((1 - alpha) * v + alpha * w2[k]) if v.is_floating_point() else v.clone() for k, v in w1.items()}
+
+
+def _has_batchnorm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+@torch.no_grad()
+def recompute_batchnorm(model: nn.Module, x: torch.Tensor) -> None:
+    """Replace running statistics by exact averages over x (train-mode forward passes)."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative moving average = exact mean over the batches seen
+    model.train()
+    for start in range(0, len(x), EVAL_BATCH):
+        model(x[start:start + EVAL_BATCH])
+    model.eval()
+
+
+def error_path(model: nn.Module, w1, w2, data: TensorData, split: str = "test", points: int = LII_POINTS,
+               bn: str = "recompute") -> Path:
+    """Error (%) at `points` evenly spaced α in [0, 1] on the chosen split."""
+    if bn not in ("recompute", "interpolate"):
+        raise ValueError(f"unknown batch-norm handling {bn!r}; use 'recompute' or 'interpolate'")
+    alphas = np.linspace(0.0, 1.0, points)
+    x, y = data.split(split)
+    errors = []
+    for alpha in alphas:
+        model.load_state_dict(interpolate(w1, w2, float(alpha)))
+        if bn == "recompute" and _has_batchnorm(model):
+            recompute_batchnorm(model, data.x_train)
+        errors.append(100.0 * (1.0 - evaluate(model, x, y)[1]))
+    return Path(alphas, np.array(errors))
+
+
+def instability(model: nn.Module, w1, w2, data: TensorData, points: int = LII_POINTS, bn: str = "recompute") -> float:
+    """Linear interpolation instability in points of test error."""
+    return error_path(model, w1, w2, data, "test", points, bn).barrier
+
+
+def error_barrier(model: nn.Module, w1, w2, data: TensorData, points: int = BARRIER_POINTS,
+                  bn: str = "recompute") -> float:
+    """Barrier between successive rounds, in points of training error (paper Fig. 8)."""
+    return error_path(model, w1, w2, data, "train", points, bn).barrier

@@ -1,0 +1,162 @@
+"""The pytest plugin behind `pytest claims`: scales, markers, the lab, verdicts, the report.
+
+- `--scale smoke|small|paper` picks which parametrization of every claim runs
+  (default: smoke, or whatever `-m` selects); markers `smoke`, `small`,
+  `paper`, `gpu` are registered; `gpu` tests skip when no CUDA device exists.
+- A claim test ends with `conclude(...)`: the result is recorded on the test
+  item; SUPPORTED passes, REFUTED and ERROR fail, INCONCLUSIVE and NOT RUN skip
+  with their reason.
+- At session end the report for each scale that ran is written once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .registry import SCALES, Claim
+from .report import NOT_RUN, ClaimResult, merge_results, provenance, write_report
+from .stats import ERROR, INCONCLUSIVE, REFUTED, SUPPORTED, Decision
+
+RESULT_PROPERTY = "claim_result"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("replication", "paper-replication claims")
+    group.addoption("--scale", choices=SCALES, default=None,
+                    help="which scale of every claim to run (default: smoke unless -m selects)")
+    group.addoption("--store", default=None, help="run store folder (default: runs/ or $REPLICATION_STORE)")
+    group.addoption("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    group.addoption("--seeds", type=int, default=None, help="override the number of seeds of every claim")
+    group.addoption("--data-dir", default=None, help="where datasets live (default: $REPLICATION_DATA)")
+    group.addoption("--report-dir", default="reports", help="where REPORT.md goes (default: reports/)")
+    group.addoption("--no-train", action="store_true", help="only read stored runs (rebuild the report)")
+    group.addoption("--no-report", action="store_true", help="do not write the report")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in [("smoke", "smoke scale: CPU, embedded digits data, minutes"),
+                       ("small", "small scale: CPU, Fashion-MNIST, tens of minutes"),
+                       ("paper", "paper scale: the paper's Table 1 settings"),
+                       ("gpu", "needs a CUDA GPU; skipped without one"),
+                       ("claim(id): the paper claim a test decides", None)]:
+        config.addinivalue_line("markers", f"{name}: {text}" if text else name)
+    seeds = config.getoption("--seeds", None)
+    if seeds is not None and seeds < 2:
+        raise pytest.UsageError(f"--seeds must be at least 2 (the seed is the statistical unit), got {seeds}")
+    device = config.getoption("--device", "cpu")
+    if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
+        raise pytest.UsageError(f"unknown --device {device!r}; use cpu or cuda")
+    config.pluginmanager.register(_Recorder(config), "replication-recorder")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "scale" in metafunc.fixturenames:
+        params = [pytest.param(s, marks=[getattr(pytest.mark, s)] + ([pytest.mark.gpu] if s == "paper" else []), id=s)
+                  for s in SCALES]
+        metafunc.parametrize("scale", params, scope="function")
+
+
+def _chosen_scale(config: pytest.Config) -> str | None:
+    scale = config.getoption("--scale")
+    if scale is None and not config.getoption("-m"):
+        return "smoke"
+    return scale
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    scale = _chosen_scale(config)
+    keep, drop = [], []
+    for item in items:
+        item_scale = getattr(item, "callspec", None) and item.callspec.params.get("scale")
+        (drop if scale and item_scale and item_scale != scale else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+    import torch
+
+    if not torch.cuda.is_available():
+        for item in items:
+            if "gpu" in item.keywords and config.getoption("--device") == "cpu":
+                item.add_marker(pytest.mark.skip(reason="paper scale needs a CUDA GPU (run with --device cuda)"))
+
+
+@pytest.fixture(scope="session")
+def lab(request: pytest.FixtureRequest):
+    import os
+
+    from .lab import Lab
+    from .store import RunStore
+
+    config = request.config
+    store = RunStore(config.getoption("--store") or os.environ.get("REPLICATION_STORE", "runs"))
+    return Lab(scale="smoke", store=store, device=config.getoption("--device"),
+               data_dir=config.getoption("--data-dir") or os.environ.get("REPLICATION_DATA"),
+               seeds=config.getoption("--seeds"), train=not config.getoption("--no-train"),
+               report_dir=Path(config.getoption("--report-dir")))
+
+
+@pytest.fixture
+def conclude(request: pytest.FixtureRequest, lab, scale: str):
+    """conclude(claim, decision, setup=..., tables=..., figures=...) records the verdict and ends the test."""
+    lab.scale = scale
+    started = time.perf_counter()
+
+    def _conclude(claim: Claim, decision: Decision | None, **details: Any) -> None:
+        result = result_for(claim, scale, decision, time.perf_counter() - started, **details)
+        request.node.user_properties.append((RESULT_PROPERTY, json.dumps(result.to_dict())))
+        outcome(result)
+
+    return _conclude
+
+
+def result_for(claim: Claim, scale: str, decision: Decision | None, wall: float, **details: Any) -> ClaimResult:
+    result = ClaimResult(claim=claim.id, scale=scale, verdict=NOT_RUN, number=claim.number,
+                         statement=claim.statement, figure=claim.figure, comparison=claim.comparison,
+                         margin=claim.margin, unit=claim.unit, wall_seconds=wall, **details)
+    if decision is not None:
+        result.verdict, result.reason, result.test = decision.verdict, decision.reason, decision.test
+        result.effect, result.ci_low, result.ci_high = decision.effect, decision.ci_low, decision.ci_high
+        result.p_value, result.n_seeds, result.decision = decision.p_value, decision.n_seeds, decision.to_dict()
+    return result
+
+
+def outcome(result: ClaimResult) -> None:
+    message = f"{result.claim} [{result.scale}]: {result.verdict} — {result.reason}"
+    if result.verdict == SUPPORTED:
+        return
+    if result.verdict in (INCONCLUSIVE, NOT_RUN):
+        pytest.skip(message)
+    if result.verdict in (REFUTED, ERROR):
+        pytest.fail(message, pytrace=False)
+    raise AssertionError(f"unknown verdict {result.verdict!r}")
+
+
+class _Recorder:
+    """Collects claim results as tests finish; writes the report once at session end."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.results: list[dict[str, Any]] = []
+        self.started = time.perf_counter()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == RESULT_PROPERTY and report.when == "call":
+                self.results.append(json.loads(value))
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if not self.results or self.config.getoption("--no-report"):
+            return
+        out = Path(self.config.getoption("--report-dir"))
+        prov = provenance(time.perf_counter() - self.started, self.config.getoption("--device"))
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        for scale in sorted({r["scale"] for r in self.results}):
+            merged = merge_results(out, scale, [r for r in self.results if r["scale"] == scale])
+            path = write_report(merged, scale, out, prov)
+            if reporter is not None:
+                reporter.write_line(f"replication report: {path}")

@@ -1,0 +1,158 @@
+"""The paper's claims, declared once: what each says, where the paper shows it,
+what it compares, its smallest effect of interest, and the experiment per scale.
+
+Margins are declared here, before any data is looked at. A claim with no setup
+at some scale is still collected and reported, with the reason it is not run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from .presets import preset
+from .spec import ExperimentSpec, PruneSpec
+
+SCALES = ("smoke", "small", "paper")
+
+
+@dataclass(frozen=True)
+class Claim:
+    number: int
+    id: str
+    statement: str
+    figure: str
+    comparison: str
+    margin: float  # smallest effect of interest, in `unit`
+    unit: str
+    core: bool = False
+    needs: str = ""  # the analysis still missing where no scale is calibrated
+    second_margin: float | None = None  # for a claim's second part, in `second_unit`
+    second_unit: str = ""  # the analysis still missing where no scale is calibrated
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The experiment behind one claim at one scale."""
+
+    preset: str
+    seeds: int
+    rounds: int
+    overrides: tuple[tuple[str, Any], ...] = ()  # training settings replaced in the preset
+    small_batch: int | None = None  # the unstable arm of a batch-size comparison
+    large_batch: int | None = None  # the stable arm
+    low_density: float = 0.05  # "low densities": rounds at or below this fraction remaining
+    instability_rounds: tuple[int, ...] = ()
+    differs: str = ""  # how this differs from the paper, and why
+
+    def base(self, seeds: int | None = None, **train: Any) -> ExperimentSpec:
+        spec = preset(self.preset, **{**dict(self.overrides), **train})
+        return spec.with_(prune=dataclasses.replace(spec.prune, rounds=self.rounds))
+
+    def specs(self, control: str = "imp", seeds: int | None = None, **train: Any) -> list[ExperimentSpec]:
+        """One spec per seed (init seed = noise seed = seed index)."""
+        base = self.base(**train).with_(control=control)
+        return [base.with_(init_seed=s, noise_seed=s) for s in range(seeds or self.seeds)]
+
+
+CLAIMS: dict[str, Claim] = {c.id: c for c in [
+    Claim(1, "stable-training-finds-tickets",
+          "With small batches IMP tickets (reset to initialization) do no better than random reinitialization; "
+          "with large enough batches they clearly beat it, without any rewinding.",
+          "Fig. 1 (Conv-4: Fig. 12; ResNet-50: ImageNet table)",
+          "ticket advantage over reinitialization at low densities, large batch minus small batch; "
+          "and LII of the small batch minus the large batch",
+          margin=1.0, unit="points of accuracy", core=True, second_margin=2.0, second_unit="points of test error"),
+    Claim(2, "warmup-helps-semistable",
+          "A 10-epoch learning-rate warm-up improves IMP near the semistable batch size and makes little "
+          "difference once training is fully stable.",
+          "Fig. 1", "IMP accuracy with minus without warm-up, semistable and stable batch",
+          margin=0.5, unit="points of accuracy", needs="a warm-up × batch-size sweep calibrated to a semistable regime"),
+    Claim(3, "instability-predicts-tickets",
+          "The linear interpolation instability of IMP's subnetworks falls as the batch size grows, and IMP finds "
+          "winning tickets only where it is low.",
+          "Fig. 2", "per-seed rank correlation of LII (falling) and ticket advantage (rising) with batch size",
+          margin=0.5, unit="Spearman ρ", needs="the batch-size sweep over ≥3 batch sizes with LII at each"),
+    Claim(4, "repellence-removes-tickets",
+          "Stable IMP trained with the repellent loss (λ = 2) falls to the level of random reinitialization, "
+          "while reinitialization itself is not noticeably affected by the same loss.",
+          "Fig. 3 left (Conv-4: Fig. 13, LeNet: Fig. 14)",
+          "equivalence of repelled IMP and reinitialization; of repelled and plain reinitialization",
+          margin=1.0, unit="points of accuracy", needs="repellent-loss runs (the loss exists; the claim is not calibrated)"),
+    Claim(5, "attraction-rescues-unstable",
+          "With the attractive loss (λ = −1), small-batch IMP finds tickets, though not as good as rewinding.",
+          "Fig. 3 right", "attracted IMP minus plain IMP at low densities, small batch",
+          margin=1.0, unit="points of accuracy", needs="attractive-loss runs (the loss exists; the claim is not calibrated)"),
+    Claim(6, "repel-previous-only-biphasic",
+          "Repelling only the previous optimum is not enough: IMP retrains to the optimum from two rounds back "
+          "(a checkerboard in the distance matrix) and tickets still somewhat win.",
+          "Fig. 17", "angular distance of round r to r−1 minus to r−2, repel-previous-only IMP",
+          margin=0.05, unit="angular distance", needs="repel-previous-only runs and the checkerboard contrast"),
+    Claim(7, "tickets-retrain-to-similar-regions",
+          "With stable IMP the trained networks of successive rounds lie at small angular distances; with small "
+          "batches, and for random reinitializations, successive solutions are nearly orthogonal.",
+          "Fig. 4 (also 9–11, 18, 21)",
+          "successive-round angular distance, reinitialization minus IMP; and small-batch IMP minus large-batch IMP",
+          margin=0.2, unit="angular distance", core=True, second_margin=0.05, second_unit="angular distance"),
+    Claim(8, "weights-grow-away-from-zero",
+          "Under stable IMP the surviving weights become bimodal and the pruning threshold rises above that of "
+          "random reinitialization; in the semistable setting it rises and later collapses.",
+          "Fig. 5, 6", "pruning threshold IMP minus reinitialization at late rounds; bimodality of surviving weights",
+          margin=0.0, unit="weight magnitude", needs="weight histograms, a bimodality measure and the threshold comparison"),
+    Claim(9, "weight-decay-hurts-semistable",
+          "Without weight decay (semistable batch, no warm-up) the pruning threshold grows faster and collapses "
+          "later, giving a longer high-accuracy plateau.",
+          "Fig. 7", "threshold and accuracy plateau without minus with weight decay",
+          margin=0.5, unit="points of accuracy", needs="a semistable setting with weight decay on and off"),
+    Claim(10, "same-basin-only-at-medium-density",
+          "Between successive stable rounds the error barrier is near zero at medium densities but not at very "
+          "high or very low densities; the angular distances stay far below those of reinitializations.",
+          "Fig. 8 (also 20, 23)", "error barrier between successive rounds, extremes minus medium densities",
+          margin=2.0, unit="points of training error", needs="error barriers between successive rounds per density"),
+    Claim(11, "random-reinit-fails",
+          "On a setup that is stable from initialization (LeNet), the ticket keeps its accuracy to far lower "
+          "densities than the same mask with a fresh random initialization.",
+          "Frankle & Carbin 2019; the reinit control of Fig. 1",
+          "test accuracy at low densities, ticket minus random reinitialization (same mask), paired by seed",
+          margin=1.0, unit="points of accuracy", core=True),
+]}
+
+
+# -- setups per scale ------------------------------------------------------------------
+_DIGITS_NOTE = ("scikit-learn's 8×8 digits (1,437 training images) instead of MNIST/CIFAR-10, so that it runs "
+                "offline on a laptop CPU in minutes; LeNet-300-100 on 64 inputs.")
+_SGD_NOTE = (_DIGITS_NOTE + " SGD with momentum 0.9 and lr 0.05 for 10 epochs at every batch size (the paper "
+             "fixes lr and epochs too); batch 8 stands for the paper's unstable 128 and batch 256 for its stable "
+             "2048 on this 1,437-image set. Adam's per-weight scaling hides the batch-size effect, so SGD is used.")
+
+SETUPS: dict[str, dict[str, Setup]] = {
+    "smoke": {
+        "random-reinit-fails": Setup("lenet-digits", seeds=8, rounds=20, low_density=0.05, differs=_DIGITS_NOTE),
+        "tickets-retrain-to-similar-regions": Setup(
+            "lenet-digits-sgd", seeds=8, rounds=12, overrides=(("epochs", 10),), small_batch=8, large_batch=256,
+            differs=_SGD_NOTE),
+        "stable-training-finds-tickets": Setup(
+            "lenet-digits-sgd", seeds=8, rounds=12, overrides=(("epochs", 10),), small_batch=8, large_batch=256,
+            low_density=0.11, instability_rounds=(0, 3), differs=_SGD_NOTE),
+    },
+    "small": {
+        "random-reinit-fails": Setup("lenet-fashion-mnist", seeds=5, rounds=15, low_density=0.05,
+                                     differs="Fashion-MNIST instead of MNIST (it ships as a Debian package), "
+                                             "10 epochs instead of 25, 15 rounds instead of 25."),
+    },
+    "paper": {
+        "random-reinit-fails": Setup("lenet-mnist", seeds=5, rounds=25, low_density=0.05,
+                                     differs="5 seeds instead of the paper's 3, for statistical power."),
+        "tickets-retrain-to-similar-regions": Setup("resnet20-cifar10", seeds=3, rounds=25, small_batch=128,
+                                                    large_batch=2048),
+        "stable-training-finds-tickets": Setup("resnet20-cifar10", seeds=3, rounds=25, small_batch=128,
+                                               large_batch=2048, low_density=0.07, instability_rounds=(5, 10, 15)),
+    },
+}
+
+
+def setup_for(claim_id: str, scale: str) -> Setup | None:
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; use one of {', '.join(SCALES)}")
+    return SETUPS[scale].get(claim_id)

@@ -1,0 +1,248 @@
+"""The replication report: REPORT.md, figures, and results.json for one scale.
+
+Claim tests produce `ClaimResult`s; the report is rendered from them alone, so
+it can be rewritten at any time from results.json. Figures follow the paper's
+style: accuracy against % of weights remaining on a log axis with min–max bands
+(Fig. 1), and angular-distance matrices side by side (Fig. 4).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .store import atomic_write_bytes, atomic_write_json
+
+NOT_RUN = "NOT RUN"
+RESULT_KEYS = ("claim", "scale", "verdict", "effect", "ci_low", "ci_high", "p_value", "n_seeds", "wall_seconds")
+
+
+@dataclass
+class ClaimResult:
+    claim: str
+    scale: str
+    verdict: str
+    number: int
+    statement: str
+    figure: str
+    comparison: str
+    margin: float | None
+    unit: str
+    effect: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    n_seeds: int = 0
+    wall_seconds: float = 0.0
+    reason: str = ""
+    test: str = ""
+    configuration: str = ""
+    differs: str = ""
+    decision: dict[str, Any] = field(default_factory=dict)
+    parts: list[dict[str, Any]] = field(default_factory=list)
+    tables: list[dict[str, str]] = field(default_factory=list)  # {"title", "markdown"}
+    figures: list[dict[str, str]] = field(default_factory=list)  # {"caption", "path"} relative to the report
+    reference: str = ""  # the paper's values, where PAPER.md has them
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# -- tables --------------------------------------------------------------------------
+
+def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return "n/a" if v != v else f"{v:.3g}" if abs(v) < 1e-2 and v != 0 else f"{v:.2f}"
+        return str(v)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def by_density_table(arms: dict[str, np.ndarray], densities: np.ndarray, unit: str = "%") -> str:
+    """arms: name -> seeds × rounds array; one row per round: % remaining, mean ± sd per arm."""
+    header = ["% weights remaining"] + [f"{name} ({unit}, mean ± sd, n={len(v)})" for name, v in arms.items()]
+    rows = []
+    for j, d in enumerate(densities):
+        row: list[Any] = [f"{100 * d:.2f}"]
+        for values in arms.values():
+            col = values[:, j]
+            col = col[np.isfinite(col)]
+            row.append("n/a" if len(col) == 0 else f"{col.mean():.2f} ± {col.std(ddof=1) if len(col) > 1 else 0:.2f}")
+        rows.append(row)
+    return markdown_table(header, rows)
+
+
+# -- figures -------------------------------------------------------------------------
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_by_density(arms: dict[str, np.ndarray], densities: np.ndarray, path: Path, ylabel: str,
+                    title: str = "") -> None:
+    """Mean over seeds against % weights remaining (log axis, high density on the left), min–max band."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x = 100 * np.asarray(densities)
+    for name, values in arms.items():
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(values, 0)
+            ax.plot(x, mean, marker="o", ms=3, label=name)
+            ax.fill_between(x, np.nanmin(values, 0), np.nanmax(values, 0), alpha=0.2)
+    ax.set_xscale("log")
+    ax.invert_xaxis()
+    ax.set_xlabel("% of weights remaining")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def plot_matrices(matrices: dict[str, np.ndarray], path: Path, title: str = "") -> None:
+    """Distance matrices side by side (rows/columns: rounds, last one the initialization)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(matrices), figsize=(4.2 * len(matrices), 3.8), squeeze=False)
+    for ax, (name, m) in zip(axes[0], matrices.items()):
+        image = ax.imshow(m, vmin=0, vmax=1, cmap="viridis")
+        n = len(m)
+        labels = [str(i) for i in range(n - 1)] + ["init"]
+        step = max(1, n // 8)
+        ax.set_xticks(range(0, n, step), labels[::step], fontsize=7)
+        ax.set_yticks(range(0, n, step), labels[::step], fontsize=7)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("round")
+    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="angular distance")
+    fig.suptitle(title, fontsize=10)
+    _save(fig, path)
+
+
+def _save(fig, path: Path) -> None:
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    _pyplot().close(fig)
+    atomic_write_bytes(Path(path), buffer.getvalue())
+
+
+# -- the document ----------------------------------------------------------------------
+
+def provenance(total_seconds: float | None = None, device: str = "cpu") -> dict[str, Any]:
+    import torch
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                timeout=5).stdout.strip() or "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = "unknown", ""
+    return {"commit": commit + ("+dirty" if dirty else ""),
+            "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "python": platform.python_version(), "torch": torch.__version__, "device": device,
+            "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
+            "total_seconds": total_seconds}
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{digits}g}"
+    return str(v)
+
+
+def summary_table(results: list[dict[str, Any]]) -> str:
+    rows = []
+    for r in sorted(results, key=lambda r: r["number"]):
+        interval = "–" if r.get("ci_low") is None else f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+        rows.append([r["number"], f"`{r['claim']}`", r["statement"], f"**{r['verdict']}**",
+                     f"{_fmt(r.get('effect'))} {interval}", _fmt(r.get("p_value")), r.get("n_seeds") or "–",
+                     f"{r.get('wall_seconds', 0):.0f}"])
+    return markdown_table(["#", "claim", "statement", "verdict", "effect [95% CI]", "p", "seeds", "wall s"], rows)
+
+
+def render(results: list[dict[str, Any]], scale: str, prov: dict[str, Any]) -> str:
+    counts = {v: sum(r["verdict"] == v for r in results) for v in ("SUPPORTED", "REFUTED", "INCONCLUSIVE", "ERROR", NOT_RUN)}
+    lines = [f"# Replication report — scale `{scale}`", "",
+             "Maene, Li & Moens (2021), *Towards Understanding Iterative Magnitude Pruning: Why Lottery Tickets Win*.",
+             "Every claim is decided by a statistical test over seeds (the seed is the unit; arms are paired by seed).",
+             "", "Verdicts: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v), "",
+             summary_table(results), "",
+             "Effects are in each claim's unit (below); p is one-sided (TOST for equivalence).", "",
+             "## Provenance", "",
+             *(f"- {k}: {_fmt(v) if k != 'total_seconds' else (f'{v:.0f} s' if v else '–')}" for k, v in prov.items()),
+             ""]
+    for r in sorted(results, key=lambda r: r["number"]):
+        lines += _section(r)
+    return "\n".join(lines) + "\n"
+
+
+def _section(r: dict[str, Any]) -> list[str]:
+    out = [f"## {r['number']}. `{r['claim']}` — {r['verdict']}", "",
+           f"**The paper:** {r['statement']} ({r['figure']})", ""]
+    if r["verdict"] == NOT_RUN:
+        return out + [f"Not run at this scale: {r['reason']}", ""]
+    out += [f"**Comparison:** {r['comparison']}. Smallest effect of interest: {_fmt(r['margin'])} {r['unit']}.", ""]
+    if r.get("configuration"):
+        out += [f"**Configuration:** {r['configuration']}", ""]
+    if r.get("differs"):
+        out += [f"**Differs from the paper:** {r['differs']}", ""]
+    for table in r.get("tables", []):
+        out += [f"**{table['title']}**", "", table["markdown"], ""]
+    for fig in r.get("figures", []):
+        out += [f"![{fig['caption']}]({fig['path']})", "", f"*{fig['caption']}*", ""]
+    if r.get("reference"):
+        out += [f"**Paper's reference values:** {r['reference']}", ""]
+    parts = r.get("parts") or [r.get("decision", {})]
+    out += ["**Test:**", ""]
+    for p in parts:
+        if not p:
+            continue
+        interval = "" if p.get("ci_low") is None else f", 95% CI [{_fmt(p['ci_low'])}, {_fmt(p['ci_high'])}]"
+        extra = ""
+        if p.get("standardized") is not None:
+            extra += f", d_z {_fmt(p['standardized'])}"
+        if p.get("fraction_positive") is not None:
+            extra += f", seeds in favour {_fmt(p['fraction_positive'])}"
+        if p.get("permutation_p") is not None:
+            extra += f", sign-flip p {_fmt(p['permutation_p'])}"
+        out.append(f"- {p.get('test', '')}: {p.get('verdict', '')} — effect {_fmt(p.get('effect'))}{interval}, "
+                   f"p {_fmt(p.get('p_value'))}, n={p.get('n_seeds')}{extra}. {p.get('reason', '')}")
+    out += ["", f"**Verdict: {r['verdict']}.** {r['reason']}", ""]
+    return out
+
+
+def write_report(results: list[dict[str, Any]], scale: str, out_dir: Path, prov: dict[str, Any]) -> Path:
+    """Write REPORT.md and results.json atomically; returns the REPORT.md path."""
+    out_dir = Path(out_dir) / scale
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out_dir / "results.json", sorted(results, key=lambda r: r["number"]))
+    atomic_write_json(out_dir / "provenance.json", prov)
+    path = out_dir / "REPORT.md"
+    atomic_write_bytes(path, render(results, scale, prov).encode())
+    return path
+
+
+def merge_results(out_dir: Path, scale: str, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Results already on disk for this scale, updated by the claims just run."""
+    path = Path(out_dir) / scale / "results.json"
+    old = json.loads(path.read_text()) if path.is_file() else []
+    merged = {r["claim"]: r for r in old if r.get("scale") == scale}
+    merged.update({r["claim"]: r for r in new})
+    return list(merged.values())
