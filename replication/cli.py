@@ -90,7 +90,11 @@ def _presets() -> int:
 def check_device(device: str) -> str:
     import torch
 
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        kind = None
+    if kind not in ("cpu", "cuda"):
         raise UsageError(f"unknown device {device!r}; use cpu or cuda")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError("--device cuda asked for, but no CUDA GPU is available; use --device cpu")

@@ -76,7 +76,8 @@ def run_experiments(specs: list[ExperimentSpec], store: RunStore, device: str = 
     settings advance round by round as one population (see population.py).
     """
     wanted = list(dict.fromkeys(specs))
-    pending = [s for s in wanted if not store.is_complete(s)]
+    finished = {s: store.load_complete(s) for s in wanted}
+    pending = [s for s in wanted if finished[s] is None]
     datasets = {s.train.dataset for s in pending}
     if len(datasets) > 1:  # one dataset in memory at a time
         for name in sorted(datasets):
@@ -95,7 +96,7 @@ def run_experiments(specs: list[ExperimentSpec], store: RunStore, device: str = 
             members = _members(everything, store, data)
             for group in _groups(members).values():
                 _advance(group, store, data, progress, stack)
-    return [store.load(s) for s in wanted]
+    return [finished[s] or store.load(s) for s in wanted]
 
 
 def check_fits(spec: ExperimentSpec, data: TensorData) -> None:
@@ -107,8 +108,8 @@ def check_fits(spec: ExperimentSpec, data: TensorData) -> None:
 def _members(specs: list[ExperimentSpec], store: RunStore, data: TensorData) -> list[_Member]:
     members: dict[ExperimentSpec, _Member] = {}
     for spec in specs:
-        if store.is_complete(spec):  # finished by another process while we waited for the lock
-            run = store.load(spec)
+        run = store.load_complete(spec)  # e.g. finished by another process while we waited for the lock
+        if run is not None:
             members[spec] = _Member(spec, run.init, list(run.rounds), done=True, finished_before=True)
             continue
         init = fresh_model(spec, data, spec.init_seed).state_dict()
@@ -220,7 +221,9 @@ def _train_round(members: list[_Member], index: int, data: TensorData, stack: bo
         mask = m.round_mask if m.round_mask is not None else M.dense_mask(model)
         jobs.append((m, model, start, mask))
     spec = members[0].spec
-    if stack and len(members) > 1 and can_stack(spec.train.model, spec.train) and not _needs_single(spec, index):
+    # Stackable members always go through the population trainer, even alone, so that
+    # a run's bits never depend on which other runs were computed beside it.
+    if stack and can_stack(spec.train.model, spec.train) and not _needs_single(spec, index):
         trained, outcomes = train_population(
             [Member(start, mask, round_noise_seed(m.spec, index)) for m, _, start, mask in jobs], data, spec.train)
     else:

@@ -100,18 +100,27 @@ def lab(request: pytest.FixtureRequest):
                report_dir=Path(config.getoption("--report-dir")))
 
 
-@pytest.fixture
-def conclude(request: pytest.FixtureRequest, lab, scale: str):
-    """conclude(claim, decision, setup=..., tables=..., figures=...) records the verdict and ends the test."""
-    lab.scale = scale
-    started = time.perf_counter()
+class Conclude:
+    """conclude(claim, decision, **evidence) records the verdict on the test item and ends the test."""
 
-    def _conclude(claim: Claim, decision: Decision | None, **details: Any) -> None:
-        result = result_for(claim, scale, decision, time.perf_counter() - started, **details)
-        request.node.user_properties.append((RESULT_PROPERTY, json.dumps(result.to_dict())))
+    def __init__(self, item: pytest.Item, scale: str):
+        self.item, self.scale = item, scale
+        self.started = time.perf_counter()
+
+    def __call__(self, claim: Claim, decision: Decision | None, **details: Any) -> None:
+        result = result_for(claim, self.scale, decision, time.perf_counter() - self.started, **details)
+        self.item.user_properties.append((RESULT_PROPERTY, json.dumps(result.to_dict())))
         outcome(result)
 
-    return _conclude
+    def not_run(self, claim: Claim, why: str | None = None) -> None:
+        """A claim with no experiment at this scale: reported as NOT RUN, with the reason, never dropped."""
+        self(claim, None, reason=why or f"no {self.scale}-scale experiment yet; needs {claim.needs}")
+
+
+@pytest.fixture
+def conclude(request: pytest.FixtureRequest, lab, scale: str) -> Conclude:
+    lab.scale = scale
+    return Conclude(request.node, scale)
 
 
 def result_for(claim: Claim, scale: str, decision: Decision | None, wall: float, **details: Any) -> ClaimResult:
@@ -122,7 +131,24 @@ def result_for(claim: Claim, scale: str, decision: Decision | None, wall: float,
         result.verdict, result.reason, result.test = decision.verdict, decision.reason, decision.test
         result.effect, result.ci_low, result.ci_high = decision.effect, decision.ci_low, decision.ci_high
         result.p_value, result.n_seeds, result.decision = decision.p_value, decision.n_seeds, decision.to_dict()
+        result.parts = decision.parts or [decision.to_dict()]
     return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A claim test that crashed before concluding is reported as ERROR, never silently dropped."""
+    report = yield
+    marker = item.get_closest_marker("claim")
+    recorded = any(name == RESULT_PROPERTY for name, _ in item.user_properties)
+    if call.when == "call" and report.failed and marker is not None and not recorded:
+        from .registry import CLAIMS
+
+        scale = getattr(item, "callspec", None) and item.callspec.params.get("scale") or "smoke"
+        error = Decision(ERROR, "run", reason=f"the experiment raised: {call.excinfo.exconly()[:500]}")
+        result = result_for(CLAIMS[marker.args[0]], scale, error, call.duration)
+        report.user_properties.append((RESULT_PROPERTY, json.dumps(result.to_dict())))
+    return report
 
 
 def outcome(result: ClaimResult) -> None:

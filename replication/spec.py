@@ -28,6 +28,13 @@ class SpecError(ValueError):
     """A setting that cannot be run; the message names the setting and the fix."""
 
 
+def _normalize_floats(obj: Any) -> None:
+    """lr=1 and lr=1.0 (or -0.0 and 0.0) are the same setting, so they must hash alike."""
+    for f in dataclasses.fields(obj):
+        if f.type == "float" and isinstance(getattr(obj, f.name), (int, float)):
+            object.__setattr__(obj, f.name, float(getattr(obj, f.name)) + 0.0)
+
+
 def _require(ok: bool, message: str) -> None:
     if not ok:
         raise SpecError(message)
@@ -54,6 +61,7 @@ class TrainSpec:
     model_args: tuple[tuple[str, Any], ...] = ()  # e.g. (("widths", (300, 100)),)
 
     def __post_init__(self) -> None:
+        _normalize_floats(self)
         _require(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}; pass a positive --epochs")
         _require(self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}; pass a positive --batch-size")
         _require(self.lr > 0, f"learning rate must be > 0, got {self.lr}; pass a positive --lr")
@@ -83,6 +91,7 @@ class PruneSpec:
     rewind_step: int = 0
 
     def __post_init__(self) -> None:
+        _normalize_floats(self)
         _require(0 < self.fraction < 1, f"prune fraction must be in (0, 1), got {self.fraction}; e.g. 0.2")
         _require(self.rounds >= 0, f"rounds must be >= 0, got {self.rounds}")
         _require(self.strategy in STRATEGIES, f"unknown pruning strategy {self.strategy!r}; use one of {', '.join(STRATEGIES)}")
@@ -108,6 +117,7 @@ class ExperimentSpec:
     repel_previous_only: bool = False
 
     def __post_init__(self) -> None:
+        _normalize_floats(self)
         _require(self.control in CONTROLS, f"unknown control {self.control!r}; use one of {', '.join(CONTROLS)}")
         _require(self.init_seed >= 0 and self.noise_seed >= 0, "seeds must be non-negative integers")
 

@@ -46,7 +46,7 @@ def second_copies(runs: list[Run], index: int, data: TensorData) -> list[dict[st
     if missing:
         todo = [runs[i] for i in missing]
         spec = todo[0].spec
-        if len(todo) > 1 and can_stack(spec.train.model, spec.train) and all(r.spec.train == spec.train for r in todo):
+        if can_stack(spec.train.model, spec.train) and all(r.spec.train == spec.train for r in todo):
             members = [Member(r.rounds[index].start, r.rounds[index].mask, copy_noise_seed(r, index)) for r in todo]
             trained, _ = train_population(members, data, spec.train)
         else:

@@ -49,6 +49,7 @@ class Decision:
     seeds_for_80_power: int | None = None
     reason: str = ""
     per_seed: list[float] = field(default_factory=list)
+    parts: list[dict[str, Any]] = field(default_factory=list)  # the sub-decisions of a combined claim
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -168,13 +169,12 @@ def trend(levels: Sequence[float], values: np.ndarray, margin: float, alpha: flo
 def combine(decisions: Sequence[Decision], test: str = "all parts") -> Decision:
     """A claim with several parts holds only if every part holds (intersection-union: no α inflation)."""
     verdicts = [d.verdict for d in decisions]
+    parts = [d.to_dict() for d in decisions]
     for verdict in (ERROR, REFUTED, INCONCLUSIVE):
         if verdict in verdicts:
             first = decisions[verdicts.index(verdict)]
-            out = Decision(**{**asdict(first), "verdict": verdict})
-            out.reason = f"{first.test}: {first.reason}"
-            return out
-    out = Decision(**asdict(decisions[0]))
-    out.p_value = max(d.p_value for d in decisions if d.p_value is not None)
-    out.reason = "; ".join(f"{d.test}: {d.reason}" for d in decisions)
-    return out
+            return Decision(**{**asdict(first), "verdict": verdict, "test": test, "parts": parts,
+                               "reason": f"{first.test}: {first.reason}"})
+    p_values = [d.p_value for d in decisions if d.p_value is not None]
+    return Decision(**{**asdict(decisions[0]), "test": test, "parts": parts, "p_value": max(p_values),
+                       "reason": "; ".join(f"{d.test}: {d.reason}" for d in decisions)})

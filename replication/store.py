@@ -3,7 +3,7 @@
 Layout of `<store>/<hash>/`:
 
     spec.json                 the experiment, as written by ExperimentSpec.to_dict()
-    init.pt                   the full initial state dict
+    init.pt, init.json        the full initial state dict, and its sha256
     round_000/                one folder per round
         mask.pt start.pt trained.pt metrics.json
         COMPLETE.json         written last: the sha256 of every file above
@@ -125,11 +125,14 @@ class RunStore:
 
     # -- writing -------------------------------------------------------------
     def begin(self, spec: ExperimentSpec, init: dict[str, torch.Tensor]) -> None:
+        """Write the spec and the initial weights (again, if they are missing or corrupt)."""
         folder = self.path(spec)
         if not (folder / "spec.json").is_file():
             atomic_write_json(folder / "spec.json", spec.to_dict())
-        if not (folder / "init.pt").is_file():
-            atomic_write_bytes(folder / "init.pt", tensor_bytes(init))
+        payload = tensor_bytes(init)
+        if _read_init(folder) is None:
+            atomic_write_bytes(folder / "init.pt", payload)
+            atomic_write_json(folder / "init.json", {"init.pt": sha256(payload)})
 
     def save_round(self, spec: ExperimentSpec, record: RoundRecord) -> None:
         folder = self.path(spec) / f"round_{record.index:03d}"
@@ -160,6 +163,27 @@ class RunStore:
     def load(self, spec: ExperimentSpec) -> Run:
         return load_run(self.path(spec))
 
+    def load_complete(self, spec: ExperimentSpec) -> Run | None:
+        """The finished run, verified: every round its marker counts is intact, or None.
+
+        A finished run with a damaged file loses its completion marker, so the
+        damaged rounds are recomputed instead of being returned short.
+        """
+        folder = self.path(spec)
+        if not (folder / MARKER).is_file():
+            return None
+        try:
+            expected = json.loads((folder / MARKER).read_text())["rounds"]
+            run = load_run(folder)
+        except (OSError, ValueError, KeyError, StoreError) as err:
+            warnings.warn(f"{folder}: finished run unreadable ({err}); it will be recomputed")
+            expected, run = -1, None
+        if run is None or len(run.rounds) != expected:
+            with contextlib.suppress(FileNotFoundError):
+                (folder / MARKER).unlink()
+            return None
+        return run
+
 
 def _read_round(folder: Path, index: int) -> RoundRecord | None:
     """A round whose files match its marker, or None (with a warning if something is corrupt)."""
@@ -181,6 +205,16 @@ def _read_round(folder: Path, index: int) -> RoundRecord | None:
                        json.loads(payloads["metrics.json"]))
 
 
+def _read_init(folder: Path) -> dict[str, torch.Tensor] | None:
+    try:
+        payload = (folder / "init.pt").read_bytes()
+        if json.loads((folder / "init.json").read_text()).get("init.pt") != sha256(payload):
+            return None
+    except (OSError, ValueError):
+        return None
+    return torch.load(io.BytesIO(payload), weights_only=True)
+
+
 def load_run(path: str | os.PathLike) -> Run:
     """Read a stored run: its spec, initial weights, and every valid round in order.
 
@@ -191,7 +225,10 @@ def load_run(path: str | os.PathLike) -> Run:
     if not (folder / "spec.json").is_file():
         raise StoreError(f"{folder} is not a run folder (no spec.json); pass the folder printed by `replication imp`")
     spec = ExperimentSpec.from_dict(json.loads((folder / "spec.json").read_text()))
-    init = torch.load(folder / "init.pt", weights_only=True) if (folder / "init.pt").is_file() else {}
+    init = _read_init(folder)
+    if init is None:
+        raise StoreError(f"{folder}/init.pt is missing or does not match its checksum; "
+                         f"rerun the experiment to restore it")
     run = Run(spec, folder, init, complete=(folder / MARKER).is_file())
     index = 0
     while (record := _read_round(folder / f"round_{index:03d}", index)) is not None:

@@ -1,0 +1,43 @@
+"""Shared fixtures: the digits data (loaded once) and tiny specs/models that train in milliseconds."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from replication.data import load_digits
+from replication.models import build_model
+from replication.spec import ExperimentSpec, PruneSpec, TrainSpec
+
+TINY_WIDTHS = (16, 8)
+
+
+@pytest.fixture(scope="session")
+def digits():
+    return load_digits()
+
+
+def tiny_train(**overrides) -> TrainSpec:
+    """LeNet 64-16-8-10 on digits, one epoch: about 23 optimizer steps."""
+    base = dict(dataset="digits", model="lenet", epochs=1, batch_size=64, optimizer="sgd", lr=0.05,
+                momentum=0.9, init="kaiming_uniform", model_args=(("widths", TINY_WIDTHS),))
+    base.update(overrides)
+    return TrainSpec(**base)
+
+
+def tiny_spec(rounds: int = 2, fraction: float = 0.2, **overrides) -> ExperimentSpec:
+    train_keys = {f.name for f in dataclasses.fields(TrainSpec)}
+    train = tiny_train(**{k: v for k, v in overrides.items() if k in train_keys})
+    rest = {k: v for k, v in overrides.items() if k not in train_keys}
+    return ExperimentSpec(train=train, prune=PruneSpec(fraction=fraction, rounds=rounds), **rest)
+
+
+def tiny_model(seed: int = 0, init: str = "kaiming_uniform") -> torch.nn.Module:
+    return build_model("lenet", (1, 8, 8), 10, init, seed, widths=TINY_WIDTHS)
+
+
+# The networks here are tiny: a second intra-op thread buys nothing, and when the machine is shared
+# (two cores, another job running) OpenMP threads that wait on each other slow training 10-100x.
+torch.set_num_threads(1)

@@ -1,0 +1,130 @@
+"""The command line: every user error is one stderr line and exit 2 with nothing written; a tiny run works."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import replication.data as D
+from replication.cli import main, parse_seeds
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """An empty store path, no datasets anywhere, no downloads, and a scratch working directory."""
+    data, home, cwd = tmp_path / "data", tmp_path / "home", tmp_path / "cwd"
+    for folder in (data, home, cwd):
+        folder.mkdir()
+    monkeypatch.setenv("REPLICATION_DATA", str(data))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("REPLICATION_STORE", raising=False)
+    monkeypatch.chdir(cwd)
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("the CLI tried to download")
+
+    monkeypatch.setattr(D, "_download", no_download)
+    return tmp_path / "store"
+
+
+def _assert_usage_error(capsys, store: Path, code: int, fragment: str):
+    out, err = capsys.readouterr()
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, f"expected one stderr line, got: {err!r}"
+    assert lines[0].startswith("replication: error: ")
+    assert fragment in lines[0]
+    assert out == ""
+    assert not store.exists() or not any(store.iterdir()), "something was written to the store"
+
+
+def _imp(store, *extra):
+    return ["imp", *extra, "--store", str(store)]
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--preset", "nope"], "unknown preset"),
+    (["--preset", "lenet-digits", "--device", "tpu"], "unknown device"),
+    (["--preset", "lenet-digits", "--batch-size", "5000"], "batch size 5000"),
+    (["--preset", "lenet-mnist"], "not found"),
+    (["--preset", "lenet-digits", "--rounds", "-1"], "rounds"),
+    (["--preset", "lenet-digits", "--lr", "0"], "learning rate"),
+    (["--preset", "lenet-digits", "--lr", "-0.5"], "learning rate"),
+    (["--preset", "lenet-digits", "--epochs", "0"], "epochs"),
+    (["--preset", "lenet-digits", "--warmup-epochs", "100"], "warm-up"),
+], ids=["unknown-preset", "unknown-device", "batch-too-large", "missing-dataset", "negative-rounds", "zero-lr",
+        "negative-lr", "zero-epochs", "warmup-too-long"])
+def test_usage_errors_exit_2_with_one_line(env, capsys, args, fragment):
+    code = main(_imp(env, *args))
+    _assert_usage_error(capsys, env, code, fragment)
+    assert not Path("runs").exists()
+
+
+def test_cuda_when_unavailable(env, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for device in ("cuda", "cuda:0"):
+        code = main(_imp(env, "--preset", "lenet-digits", "--device", device))
+        _assert_usage_error(capsys, env, code, "no CUDA GPU")
+
+
+def test_missing_dataset_names_where_it_looked(env, capsys, tmp_path):
+    code = main(_imp(env, "--preset", "lenet-mnist", "--data-dir", str(tmp_path / "elsewhere")))
+    _assert_usage_error(capsys, env, code, str(tmp_path / "elsewhere" / "mnist"))
+
+
+def test_unwritable_store_is_a_usage_error(env, capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    code = main(["imp", "--preset", "lenet-digits", "--rounds", "0", "--epochs", "1",
+                 "--store", str(blocker / "store")])
+    out, err = capsys.readouterr()
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "not writable" in err
+
+
+@pytest.mark.parametrize("seeds", ["a", "3-x", "1,,2", "-1", ""])
+def test_bad_seeds_exit_2_via_argparse(env, capsys, seeds):
+    with pytest.raises(SystemExit) as exit_info:
+        main(_imp(env, "--preset", "lenet-digits", f"--seed={seeds}"))
+    assert exit_info.value.code == 2
+    _, err = capsys.readouterr()
+    assert "bad seeds" in err.strip().splitlines()[-1]
+    assert not env.exists()
+
+
+def test_parse_seeds():
+    assert parse_seeds("3") == [3]
+    assert parse_seeds("0-3") == [0, 1, 2, 3]
+    assert parse_seeds("1,4,9") == [1, 4, 9]
+    assert parse_seeds("0-1,5") == [0, 1, 5]
+
+
+def test_presets_command_lists_every_preset(capsys):
+    from replication.presets import PRESETS
+
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in PRESETS)
+
+
+def test_tiny_run_prints_a_table_and_the_run_folder(env, capsys):
+    code = main(["imp", "--preset", "lenet-digits", "--rounds", "1", "--epochs", "1", "--seed", "0",
+                 "--control", "reinit", "--store", str(env)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert "round" in lines[0] and "% remaining" in lines[0]
+    assert "imp (n=1)" in lines[0] and "reinit (n=1)" in lines[0]
+    assert lines[2].split()[:2] == ["0", "100.00"] and lines[3].split()[:2] == ["1", "80.00"]
+    folder = Path(lines[-1])
+    assert folder.is_dir() and folder.parent == env
+    assert (folder / "COMPLETE.json").is_file()
+    spec = json.loads((folder / "spec.json").read_text())
+    assert spec["control"] == "reinit" and spec["train"]["epochs"] == 1 and spec["prune"]["rounds"] == 1
+    imp_line = next(line for line in lines if line.startswith("run folder (imp, seed 0)"))
+    assert Path(imp_line.split(": ", 1)[1]).is_dir()
+    assert sorted(p.name for p in env.iterdir() if not p.name.startswith(".")) == sorted(
+        [folder.name, Path(imp_line.split(": ", 1)[1]).name])
+    assert "round 1/1" in err  # progress goes to stderr, one line per round off a terminal
