@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .data import DataError, load_dataset
+from .registry import SCALES
 from .spec import CONTROLS, SpecError, PruneSpec
 from .store import RunStore, StoreError
 
@@ -60,6 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--warmup-epochs", type=int)
     _add_common(imp)
     sub.add_parser("presets", help="list the named settings")
+    sub.add_parser("claims", help="list the paper's claims with their figures and the scales they run at")
+    run = sub.add_parser("run", help="run claims (the same code path as pytest) and write the report",
+                         epilog="example: replication run random-reinit-fails --scale smoke")
+    run.add_argument("claim", nargs="+", help="claim ids (see `replication claims`), or 'all'")
+    run.add_argument("--scale", default="smoke", choices=SCALES)
+    run.add_argument("--seeds", type=int, help="override every claim's number of seeds")
+    _add_common(run)
+    report = sub.add_parser("report", help="rebuild the report from the run store, without training",
+                            epilog="example: replication report --scale smoke --store runs")
+    report.add_argument("--scale", default="smoke", choices=SCALES)
+    _add_common(report)
     return parser
 
 
@@ -70,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
             return _presets()
         if args.command == "imp":
             return _imp(args)
+        if args.command == "claims":
+            return _claims()
+        if args.command in ("run", "report"):
+            return _pytest_claims(args)
     except USAGE_ERRORS + (UsageError,) as err:
         print(f"replication: error: {err}", file=sys.stderr)
         return 2
@@ -85,6 +101,45 @@ def _presets() -> int:
         print(f"{name:22s} {tag:8s} {t.model}/{t.dataset} {t.epochs} ep, batch {t.batch_size}, "
               f"{t.optimizer} lr {t.lr}, {spec.prune.rounds} rounds")
     return 0
+
+
+def _claims() -> int:
+    from .registry import CLAIMS, SETUPS
+
+    for claim in CLAIMS.values():
+        scales = [s for s in SCALES if claim.id in SETUPS[s]] or ["none yet"]
+        print(f"{claim.number:>2}  {claim.id:36s} {claim.figure}")
+        print(f"    {claim.statement}")
+        print(f"    scales: {', '.join(scales)}")
+    return 0
+
+
+def _pytest_claims(args: argparse.Namespace) -> int:
+    """`run` and `report` drive the same pytest session that `pytest claims` runs."""
+    import pytest
+
+    from .registry import CLAIMS
+
+    claims_dir = Path(__file__).resolve().parents[1] / "claims"
+    if not claims_dir.is_dir():
+        raise UsageError(f"claim tests not found at {claims_dir}; run from a checkout of the project")
+    check_device(args.device)
+    argv = [str(claims_dir), "--scale", args.scale, "--store", args.store, "--device", args.device,
+            "--report-dir", str(Path.cwd() / "reports"), "-p", "no:cacheprovider", "-q"]
+    if args.data_dir:
+        argv += ["--data-dir", args.data_dir]
+    if args.command == "report":
+        argv.append("--no-train")
+    else:
+        if args.seeds is not None:
+            argv += ["--seeds", str(args.seeds)]
+        if args.claim != ["all"]:
+            unknown = [c for c in args.claim if c not in CLAIMS]
+            if unknown:
+                raise UsageError(f"unknown claim {unknown[0]!r}; see `replication claims` for the ids")
+            argv += ["-k", " or ".join(c.replace("-", "_") for c in args.claim)]
+    code = int(pytest.main(argv))
+    return 0 if code == 5 else code  # 5: nothing selected is not a failure of the harness
 
 
 def check_device(device: str) -> str:

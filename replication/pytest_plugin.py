@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from .registry import SCALES, Claim
-from .report import NOT_RUN, ClaimResult, merge_results, provenance, write_report
+from .report import NOT_RUN, ClaimResult, merge_results, provenance, update_readme, write_report
 from .stats import ERROR, INCONCLUSIVE, REFUTED, SUPPORTED, Decision
 
 RESULT_PROPERTY = "claim_result"
@@ -36,6 +36,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--report-dir", default="reports", help="where REPORT.md goes (default: reports/)")
     group.addoption("--no-train", action="store_true", help="only read stored runs (rebuild the report)")
     group.addoption("--no-report", action="store_true", help="do not write the report")
+    group.addoption("--update-readme", action="store_true",
+                    help="also copy the summary table into README.md (between its smoke-summary markers)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -51,6 +53,11 @@ def pytest_configure(config: pytest.Config) -> None:
     device = config.getoption("--device", "cpu")
     if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
         raise pytest.UsageError(f"unknown --device {device!r}; use cpu or cuda")
+    if str(device).startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise pytest.UsageError("--device cuda asked for, but no CUDA GPU is available; use --device cpu")
     config.pluginmanager.register(_Recorder(config), "replication-recorder")
 
 
@@ -79,10 +86,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
     import torch
 
-    if not torch.cuda.is_available():
+    device = str(config.getoption("--device"))
+    if not torch.cuda.is_available() or not device.startswith("cuda"):
+        why = ("paper scale needs a CUDA GPU, and none is available" if not torch.cuda.is_available()
+               else "paper scale runs on the GPU: pass --device cuda")
         for item in items:
-            if "gpu" in item.keywords and config.getoption("--device") == "cpu":
-                item.add_marker(pytest.mark.skip(reason="paper scale needs a CUDA GPU (run with --device cuda)"))
+            if "gpu" in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=why))
 
 
 @pytest.fixture(scope="session")
@@ -114,7 +124,8 @@ class Conclude:
 
     def not_run(self, claim: Claim, why: str | None = None) -> None:
         """A claim with no experiment at this scale: reported as NOT RUN, with the reason, never dropped."""
-        self(claim, None, reason=why or f"no {self.scale}-scale experiment yet; needs {claim.needs}")
+        needs = f"; needs {claim.needs}" if claim.needs else ""
+        self(claim, None, reason=why or f"no {self.scale}-scale experiment declared yet{needs}")
 
 
 @pytest.fixture
@@ -141,7 +152,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     marker = item.get_closest_marker("claim")
     recorded = any(name == RESULT_PROPERTY for name, _ in item.user_properties)
-    if call.when == "call" and report.failed and marker is not None and not recorded:
+    if call.when in ("setup", "call") and report.failed and marker is not None and not recorded:
         from .registry import CLAIMS
 
         scale = getattr(item, "callspec", None) and item.callspec.params.get("scale") or "smoke"
@@ -172,7 +183,7 @@ class _Recorder:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in report.user_properties:
-            if name == RESULT_PROPERTY and report.when == "call":
+            if name == RESULT_PROPERTY and report.when in ("setup", "call"):
                 self.results.append(json.loads(value))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -184,5 +195,7 @@ class _Recorder:
         for scale in sorted({r["scale"] for r in self.results}):
             merged = merge_results(out, scale, [r for r in self.results if r["scale"] == scale])
             path = write_report(merged, scale, out, prov)
+            if self.config.getoption("--update-readme") and scale == "smoke":
+                update_readme(Path(self.config.rootpath) / "README.md", merged, scale)
             if reporter is not None:
                 reporter.write_line(f"replication report: {path}")

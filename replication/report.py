@@ -246,3 +246,18 @@ def merge_results(out_dir: Path, scale: str, new: list[dict[str, Any]]) -> list[
     merged = {r["claim"]: r for r in old if r.get("scale") == scale}
     merged.update({r["claim"]: r for r in new})
     return list(merged.values())
+
+
+README_START, README_END = "<!-- smoke-summary:start -->", "<!-- smoke-summary:end -->"
+
+
+def update_readme(readme: Path, results: list[dict[str, Any]], scale: str) -> bool:
+    """Put the summary table between the README's markers; False if the markers are absent."""
+    text = Path(readme).read_text()
+    if README_START not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    block = f"{README_START}\n{summary_table(results)}\n\nFull report: [reports/{scale}/REPORT.md](reports/{scale}/REPORT.md)\n{README_END}"
+    atomic_write_bytes(Path(readme), (head + block + tail).encode())
+    return True

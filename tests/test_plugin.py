@@ -1,0 +1,261 @@
+"""The pytest plugin behind `pytest claims`, driven through pytester with fake claim tests.
+
+The fake claims conclude with hand-made Decisions, so nothing trains: each inner session runs in-process
+(torch and the plugin's imports are already loaded) and takes a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+# In-process pytester sessions drop the modules they imported when they end, and C extensions (numpy.fft,
+# under scipy.stats) cannot be loaded twice: so everything the plugin imports is imported here, before any
+# inner session (imported, not registered: this session does not use the plugin).
+import replication.pytest_plugin  # noqa: F401
+from replication.registry import CLAIMS
+from replication.report import RESULT_KEYS
+
+pytest_plugins = ["pytester"]
+
+# Inner sessions: the plugin under test, no hypothesis plugin (its terminal summary costs ~1 s a session) and
+# no cache; the pre-import above makes pytest warn that it cannot assert-rewrite the plugin, which is harmless.
+PLUGIN = ("-p", "replication.pytest_plugin", "-p", "no:hypothesispytest", "-p", "no:cacheprovider",
+          "-W", "ignore::pytest.PytestAssertRewriteWarning")
+
+HEADER = '''
+import pytest
+from replication.registry import CLAIMS
+from replication.stats import Decision
+
+def decision(verdict, reason="hand-made reason"):
+    return Decision(verdict, "hand-made test", effect=2.5, ci_low=1.5, ci_high=3.5, p_value=0.004, n_seeds=8,
+                    margin=1.0, reason=reason)
+'''
+
+
+def claim_test(claim_id: str, body: str, name: str = "test_claim") -> str:
+    """Source of one fake claim test: marked with the claim, parametrized by `scale`, ending in `body`."""
+    return HEADER + textwrap.dedent(f'''
+        CLAIM = CLAIMS[{claim_id!r}]
+
+        @pytest.mark.claim(CLAIM.id)
+        def {name}(lab, scale, conclude):
+        ''') + textwrap.indent(textwrap.dedent(body).strip(), "    ") + "\n"
+
+
+def concluding(claim_id: str, verdict: str, reason: str = "hand-made reason") -> str:
+    return claim_test(claim_id, f"conclude(CLAIM, decision({verdict!r}, {reason!r}))")
+
+
+@pytest.fixture
+def run(pytester: pytest.Pytester):
+    """Run an inner pytest session with the plugin, its store and reports inside the pytester folder."""
+    def _run(*args: str) -> pytest.RunResult:
+        return pytester.runpytest(*PLUGIN, "--store", str(pytester.path / "runs"),
+                                  "--report-dir", str(pytester.path / "reports"), "-rs", *args)
+    return _run
+
+
+def results(pytester: pytest.Pytester, scale: str = "smoke") -> list[dict]:
+    return json.loads((pytester.path / "reports" / scale / "results.json").read_text())
+
+
+# -- markers and scales ---------------------------------------------------------------------------------
+
+def test_markers_are_registered(pytester):
+    result = pytester.runpytest(*PLUGIN, "--markers")
+    out = result.stdout.str()
+    for marker in ("smoke", "small", "paper", "gpu", "claim"):
+        assert f"@pytest.mark.{marker}" in out, marker
+    assert result.ret == 0
+
+
+def test_strict_markers_and_m_smoke_give_no_warning(pytester, run):
+    pytester.makepyfile(test_fake=concluding("random-reinit-fails", "SUPPORTED"))
+    result = run("--strict-markers", "-m", "smoke", "-W", "error::pytest.PytestUnknownMarkWarning")
+    result.assert_outcomes(passed=1, deselected=2, warnings=0)
+    assert "warnings summary" not in result.stdout.str()
+    assert result.ret == 0
+
+
+def test_scale_fixture_parametrizes_and_default_runs_smoke_only(pytester, run):
+    pytester.makepyfile(test_fake=claim_test("random-reinit-fails", "assert scale in ('smoke', 'small', 'paper')"))
+    collected = pytester.runpytest(*PLUGIN, "--collect-only", "-q", "--scale", "small")
+    assert "test_fake.py::test_claim[small]" in collected.stdout.str()
+    result = run("-v")
+    result.assert_outcomes(passed=1, deselected=2)
+    result.stdout.fnmatch_lines(["*test_claim?smoke? PASSED*"])
+    assert "[small]" not in result.stdout.str() and "[paper]" not in result.stdout.str()
+
+
+def test_scale_option_selects_that_scale(pytester, run):
+    pytester.makepyfile(test_fake=claim_test("random-reinit-fails", "assert scale == 'small'"))
+    result = run("--scale", "small", "-v")
+    result.assert_outcomes(passed=1, deselected=2)
+    result.stdout.fnmatch_lines(["*test_claim?small? PASSED*"])
+
+
+def test_m_smoke_selects_smoke(pytester, run):
+    pytester.makepyfile(test_fake=claim_test("random-reinit-fails", "assert scale == 'smoke'"))
+    result = run("-m", "smoke", "-v")
+    result.assert_outcomes(passed=1, deselected=2)
+
+
+def test_plain_tests_are_not_deselected(pytester, run):
+    pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
+    run().assert_outcomes(passed=1)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA skip")
+def test_paper_scale_skips_without_cuda(pytester, run):
+    pytester.makepyfile(test_fake=claim_test("random-reinit-fails", "raise AssertionError('must not run')"))
+    result = run("--scale", "paper")
+    result.assert_outcomes(skipped=1, deselected=2)
+    result.stdout.fnmatch_lines(["SKIPPED*GPU*"])
+    assert not (pytester.path / "reports").exists()
+
+
+# -- verdicts become outcomes -------------------------------------------------------------------------
+
+def test_supported_passes(pytester, run):
+    pytester.makepyfile(test_fake=concluding("random-reinit-fails", "SUPPORTED"))
+    run().assert_outcomes(passed=1, deselected=2)
+    assert results(pytester)[0]["verdict"] == "SUPPORTED"
+
+
+@pytest.mark.parametrize("verdict", ["REFUTED", "ERROR"])
+def test_refuted_and_error_fail(pytester, run, verdict):
+    pytester.makepyfile(test_fake=concluding("random-reinit-fails", verdict, "the reason it failed"))
+    result = run()
+    result.assert_outcomes(failed=1, deselected=2)
+    result.stdout.fnmatch_lines([f"*random-reinit-fails [[]smoke[]]: {verdict}*the reason it failed*"])
+    [r] = results(pytester)
+    assert r["verdict"] == verdict and r["reason"] == "the reason it failed"
+
+
+def test_inconclusive_skips_with_reason(pytester, run):
+    pytester.makepyfile(test_fake=concluding("random-reinit-fails", "INCONCLUSIVE", "about 23 seeds would do"))
+    result = run()
+    result.assert_outcomes(skipped=1, deselected=2)
+    result.stdout.fnmatch_lines(["SKIPPED*INCONCLUSIVE*about 23 seeds would do*"])
+    assert results(pytester)[0]["verdict"] == "INCONCLUSIVE"
+
+
+def test_not_run_skips_and_is_reported(pytester, run):
+    pytester.makepyfile(test_fake=claim_test("warmup-helps-semistable", "conclude.not_run(CLAIM)"))
+    result = run()
+    result.assert_outcomes(skipped=1, deselected=2)
+    result.stdout.fnmatch_lines(["SKIPPED*NOT RUN*no smoke-scale experiment declared yet*"])
+    [r] = results(pytester)
+    assert r["verdict"] == "NOT RUN" and r["claim"] == "warmup-helps-semistable"
+    assert CLAIMS["warmup-helps-semistable"].needs in r["reason"]
+    report = (pytester.path / "reports" / "smoke" / "REPORT.md").read_text()
+    assert "**NOT RUN**" in report and "Not run at this scale" in report
+
+
+def test_not_run_with_explicit_reason(pytester, run):
+    pytester.makepyfile(test_fake=claim_test("warmup-helps-semistable", "conclude.not_run(CLAIM, 'no GPU today')"))
+    run().assert_outcomes(skipped=1, deselected=2)
+    assert results(pytester)[0]["reason"] == "no GPU today"
+
+
+def test_claim_that_raises_is_recorded_as_error(pytester, run):
+    pytester.makepyfile(test_fake=claim_test("random-reinit-fails", "raise RuntimeError('the GPU caught fire')"))
+    result = run()
+    result.assert_outcomes(failed=1, deselected=2)
+    [r] = results(pytester)
+    assert r["claim"] == "random-reinit-fails" and r["scale"] == "smoke"
+    assert r["verdict"] == "ERROR" and "the GPU caught fire" in r["reason"]
+    assert "**ERROR**" in (pytester.path / "reports" / "smoke" / "REPORT.md").read_text()
+
+
+def test_claim_whose_fixture_fails_is_recorded_as_error(pytester, run):
+    """'A claim test that crashed before concluding is reported as ERROR, never silently dropped' — also
+    when it crashes while its fixtures are set up (otherwise an older verdict in results.json survives)."""
+    pytester.makepyfile(test_fake=HEADER + textwrap.dedent('''
+        CLAIM = CLAIMS["random-reinit-fails"]
+
+        @pytest.fixture
+        def broken():
+            raise RuntimeError("fixture broke")
+
+        @pytest.mark.claim(CLAIM.id)
+        def test_claim(lab, scale, broken, conclude):
+            conclude(CLAIM, decision("SUPPORTED"))
+        '''))
+    result = run()
+    result.assert_outcomes(errors=1, deselected=2)
+    assert (pytester.path / "reports" / "smoke" / "results.json").is_file(), "the crashed claim was dropped"
+    [r] = results(pytester)
+    assert r["verdict"] == "ERROR" and "fixture broke" in r["reason"]
+
+
+# -- the report --------------------------------------------------------------------------------------
+
+def _summary_row(report: str, claim_id: str) -> str:
+    rows = [line for line in report.splitlines() if line.startswith("|") and f"`{claim_id}`" in line]
+    assert rows, f"{claim_id} missing from the summary table"
+    return rows[0]
+
+
+def test_report_and_results_written_and_merged(pytester, run):
+    pytester.makepyfile(test_first=concluding("random-reinit-fails", "SUPPORTED"))
+    run().assert_outcomes(passed=1, deselected=2)
+    folder = pytester.path / "reports" / "smoke"
+    assert (folder / "REPORT.md").is_file() and (folder / "results.json").is_file()
+    data = results(pytester)
+    assert isinstance(data, list) and len(data) == 1
+    for key in RESULT_KEYS:
+        assert key in data[0], key
+    assert set(RESULT_KEYS) >= {"claim", "scale", "verdict", "effect", "ci_low", "ci_high", "p_value", "n_seeds",
+                                "wall_seconds"}
+    r = data[0]
+    assert (r["claim"], r["scale"], r["verdict"]) == ("random-reinit-fails", "smoke", "SUPPORTED")
+    assert (r["effect"], r["ci_low"], r["ci_high"], r["p_value"], r["n_seeds"]) == (2.5, 1.5, 3.5, 0.004, 8)
+    assert r["wall_seconds"] >= 0
+    row = _summary_row((folder / "REPORT.md").read_text(), "random-reinit-fails")
+    assert "**SUPPORTED**" in row
+
+    # a second session with only another claim merges into the same report
+    (pytester.path / "test_first.py").unlink()
+    pytester.makepyfile(test_second=concluding("stable-training-finds-tickets", "REFUTED"))
+    run().assert_outcomes(failed=1, deselected=2)
+    merged = {r["claim"]: r for r in results(pytester)}
+    assert set(merged) == {"random-reinit-fails", "stable-training-finds-tickets"}
+    assert merged["random-reinit-fails"]["verdict"] == "SUPPORTED"
+    assert merged["stable-training-finds-tickets"]["verdict"] == "REFUTED"
+    report = (folder / "REPORT.md").read_text()
+    assert "**SUPPORTED**" in _summary_row(report, "random-reinit-fails")
+    assert "**REFUTED**" in _summary_row(report, "stable-training-finds-tickets")
+
+
+def test_report_per_scale(pytester, run):
+    pytester.makepyfile(test_fake=concluding("random-reinit-fails", "SUPPORTED"))
+    run("--scale", "small").assert_outcomes(passed=1, deselected=2)
+    assert results(pytester, "small")[0]["scale"] == "small"
+    assert not (pytester.path / "reports" / "smoke").exists()
+
+
+# -- usage errors and --no-report ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, fragment", [(("--seeds", "1"), "--seeds must be at least 2"),
+                                            (("--device", "tpu"), "unknown --device")],
+                         ids=["one-seed", "tpu"])
+def test_usage_errors(pytester, run, args, fragment):
+    pytester.makepyfile(test_fake=concluding("random-reinit-fails", "SUPPORTED"))
+    result = run(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert fragment in result.stderr.str()
+    assert not (pytester.path / "reports").exists()
+
+
+def test_no_report_writes_nothing(pytester, run):
+    pytester.makepyfile(test_fake=concluding("random-reinit-fails", "SUPPORTED"))
+    run("--no-report").assert_outcomes(passed=1, deselected=2)
+    assert not (pytester.path / "reports").exists()
+    assert not Path(pytester.path / "runs").exists()

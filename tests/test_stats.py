@@ -1,0 +1,358 @@
+"""replication.stats: the decision rules, their error rates under simulated nulls, and order invariance."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import stats as sps
+
+from replication import stats
+from replication.stats import ALPHA, ERROR, INCONCLUSIVE, REFUTED, SUPPORTED, VERDICTS, Decision
+
+REPS = 2000
+# The largest rate a rule with true error rate ≤ α may show in REPS draws (three binomial standard errors).
+RATE_LIMIT = ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / REPS)
+
+
+@pytest.fixture
+def fast_power(monkeypatch):
+    """seeds_for_power only fills an informational field (it can loop 1000 times per call near the TOST
+    boundary); the verdicts never depend on it, so the simulations stub it out to stay fast."""
+    monkeypatch.setattr(stats, "seeds_for_power", lambda *args, **kwargs: None)
+
+
+def _rate(draw, verdict: str, reps: int = REPS, seed: int = 0) -> float:
+    rng = np.random.default_rng(seed)
+    return float(np.mean([draw(rng).verdict == verdict for _ in range(reps)]))
+
+
+# -- exceeds_zero / beats: the three verdicts and ERROR ------------------------------------------------
+
+def test_clear_effect_is_supported():
+    a = np.array([95.1, 94.8, 95.3, 95.0, 94.9, 95.2, 95.4, 94.7])
+    b = a - np.array([3.1, 2.9, 3.2, 3.0, 2.8, 3.3, 3.1, 2.9])
+    d = stats.beats(a, b, margin=1.0)
+    assert d.verdict == SUPPORTED
+    assert d.p_value < ALPHA
+    assert d.ci_low > 0 and d.ci_high >= 1.0
+    assert d.n_seeds == 8 and d.margin == 1.0
+    assert d.effect == pytest.approx(3.0375)
+    assert d.fraction_positive == 1.0
+    assert d.seeds_for_80_power is None
+    assert d.per_seed == pytest.approx((a - b).tolist())
+
+
+def test_effect_with_interval_below_margin_is_refuted():
+    # A real but tiny advantage: significantly > 0, yet the whole interval is below the margin of 1.
+    diffs = [0.10, 0.12, 0.09, 0.11, 0.10, 0.13, 0.08, 0.11]
+    d = stats.exceeds_zero(diffs, margin=1.0)
+    assert d.verdict == REFUTED
+    assert d.ci_high < 1.0
+    assert "below the margin" in d.reason
+    # and a clearly negative effect is refuted too
+    assert stats.exceeds_zero([-2.0, -1.5, -2.2, -1.8, -2.1], margin=0.5).verdict == REFUTED
+
+
+def test_noisy_small_sample_is_inconclusive_with_power_estimate():
+    diffs = [1.5, -1.0, 2.5, -0.5, 0.8]
+    d = stats.exceeds_zero(diffs, margin=1.0)
+    assert d.verdict == INCONCLUSIVE
+    assert d.p_value >= ALPHA and d.ci_low < 0 < 1.0 <= d.ci_high
+    n = d.seeds_for_80_power
+    assert isinstance(n, int) and n > len(diffs)
+    # the n it names reaches 80% power for the margin at the observed sd, and n - 1 does not
+    sd = float(np.std(diffs, ddof=1))
+
+    def power(k: int) -> float:
+        return float(sps.nct.sf(sps.t.ppf(1 - ALPHA, k - 1), k - 1, 1.0 / sd * math.sqrt(k)))
+
+    assert power(n) >= 0.8 > power(n - 1)
+    assert str(n) in d.reason
+
+
+@pytest.mark.parametrize("diffs", [[], [1.0], [1.0, float("nan"), 2.0], [1.0, float("inf")]],
+                         ids=["none", "one-seed", "nan", "inf"])
+def test_too_few_or_non_finite_seeds_is_error(diffs):
+    d = stats.exceeds_zero(diffs, margin=1.0)
+    assert d.verdict == ERROR
+    assert d.reason
+
+
+def test_beats_error_on_nan_arm():
+    assert stats.beats([1.0, 2.0, float("nan")], [0.0, 0.0, 0.0], margin=0.5).verdict == ERROR
+    assert stats.beats([1.0], [0.0], margin=0.5).verdict == ERROR
+
+
+def test_interval_matches_scipy_t_interval():
+    rng = np.random.default_rng(3)
+    diffs = rng.normal(0.7, 1.3, size=7)
+    d = stats.exceeds_zero(diffs, margin=0.5)
+    low, high = sps.t.interval(0.95, len(diffs) - 1, loc=diffs.mean(), scale=sps.sem(diffs))
+    assert (d.ci_low, d.ci_high) == pytest.approx((low, high), rel=1e-12)
+    assert d.effect == pytest.approx(diffs.mean())
+    assert d.p_value == pytest.approx(sps.ttest_1samp(diffs, 0.0, alternative="greater").pvalue, rel=1e-10)
+    assert d.standardized == pytest.approx(diffs.mean() / diffs.std(ddof=1))
+
+
+def test_beats_p_matches_scipy_paired_t():
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(1, 1, 6), rng.normal(0, 1, 6)
+    d = stats.beats(a, b, margin=0.5)
+    assert d.p_value == pytest.approx(sps.ttest_rel(a, b, alternative="greater").pvalue, rel=1e-10)
+
+
+def test_sign_flip_p_is_exact_for_small_n():
+    diffs = np.array([0.3, 1.2, 0.8, 2.0, 0.5, 0.1, 1.7, 0.9])
+    assert stats.sign_flip_p(diffs) == 1 / 256
+    assert stats.exceeds_zero(diffs, margin=0.1).permutation_p == 1 / 256
+    # one negative seed, the smallest in size: the observed pattern and the one flipping it are ≥ observed
+    assert stats.sign_flip_p(np.array([1.0, 2.0, 3.0, -0.5])) == 2 / 16
+    # no effect at all: every pattern ties
+    assert stats.sign_flip_p(np.zeros(5)) == 1.0
+    # all negative: every pattern is ≥ the observed mean
+    assert stats.sign_flip_p(-diffs) == 1.0
+
+
+# -- error rates under simulated nulls ---------------------------------------------------------------
+
+@pytest.mark.parametrize("arm", ["normal", "exponential"])
+def test_beats_supported_at_most_alpha_under_aa_null(fast_power, arm):
+    def draw(rng):
+        sample = (lambda: rng.normal(0, 1, 8)) if arm == "normal" else (lambda: rng.exponential(1.0, 8))
+        return stats.beats(sample(), sample(), margin=0.5)
+
+    rate = _rate(draw, SUPPORTED)
+    assert rate <= RATE_LIMIT, f"A/A ({arm}): SUPPORTED in {rate:.3%} of {REPS} runs"
+
+
+@pytest.mark.parametrize("sign", [1, -1], ids=["at+margin", "at-margin"])
+def test_equivalent_supported_at_most_alpha_at_tost_boundary(fast_power, sign):
+    margin = 1.0
+
+    def draw(rng):
+        return stats.equivalent(rng.normal(sign * margin, 1, 8), rng.normal(0, 1, 8), margin)
+
+    rate = _rate(draw, SUPPORTED, seed=1)
+    assert rate <= RATE_LIMIT, f"TOST at the boundary: SUPPORTED in {rate:.3%} of {REPS} runs"
+
+
+def test_equivalent_supported_at_most_alpha_at_boundary_skewed(fast_power):
+    margin = 1.0
+
+    def draw(rng):
+        return stats.equivalent(rng.exponential(1.0, 8) + margin, rng.exponential(1.0, 8), margin)
+
+    rate = _rate(draw, SUPPORTED, seed=2)
+    assert rate <= RATE_LIMIT, f"TOST at the boundary (exponential arms): SUPPORTED in {rate:.3%}"
+
+
+@pytest.mark.parametrize("levels", [3, 5])
+def test_trend_supported_at_most_alpha_without_trend(fast_power, levels):
+    grid = list(range(levels))
+    reps = 1000  # a Spearman ρ per seed makes each draw ~8x dearer than a t-test
+
+    def draw(rng):
+        return stats.trend(grid, rng.normal(0, 1, size=(8, levels)), margin=0.3)
+
+    rate = _rate(draw, SUPPORTED, reps=reps, seed=3)
+    assert rate <= ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / reps), f"no trend over {levels} levels: {rate:.3%}"
+
+
+@pytest.mark.parametrize("arm", ["normal", "exponential"])
+def test_true_effect_at_margin_is_refuted_at_most_alpha(fast_power, arm):
+    margin = 1.0
+
+    def draw(rng):
+        sample = (lambda: rng.normal(0, 1, 8)) if arm == "normal" else (lambda: rng.exponential(1.0, 8))
+        return stats.beats(sample() + margin, sample(), margin)
+
+    rate = _rate(draw, REFUTED, seed=4)
+    assert rate <= RATE_LIMIT, f"true effect = margin ({arm}): REFUTED in {rate:.3%}"
+
+
+def test_large_true_effect_is_mostly_supported(fast_power):
+    """Power sanity check: an effect 3 sd above the margin with 8 seeds is found nearly always."""
+    def draw(rng):
+        return stats.beats(rng.normal(4.0, 1, 8), rng.normal(0, 1, 8), margin=1.0)
+
+    assert _rate(draw, SUPPORTED, reps=300, seed=5) > 0.95
+    assert _rate(draw, REFUTED, reps=300, seed=5) == 0.0
+
+
+@pytest.mark.xfail(strict=True, reason="known limitation, not a regression: with n=8 the one-sided t-test is "
+                   "anti-conservative for left-skewed per-seed effects (≈14% SUPPORTED under the null), so the "
+                   "module docstring's 'under a true null each rule says SUPPORTED at most at rate α' holds only "
+                   "for roughly symmetric effects")
+def test_exceeds_zero_null_with_left_skewed_effects(fast_power):
+    def draw(rng):
+        return stats.exceeds_zero(1.0 - rng.exponential(1.0, 8), margin=0.5)  # mean 0, long left tail
+
+    rate = _rate(draw, SUPPORTED, reps=1000, seed=6)
+    assert rate <= ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / 1000), f"SUPPORTED in {rate:.3%}"
+
+
+# -- equivalent -----------------------------------------------------------------------------------------
+
+def test_equivalent_identical_arms_supported():
+    a = [90.1, 91.3, 89.7, 90.8, 90.0]
+    d = stats.equivalent(a, a, margin=1.0)
+    assert d.verdict == SUPPORTED and d.p_value == 0.0 and d.effect == 0.0
+
+
+def test_equivalent_near_identical_noisy_arms_supported():
+    rng = np.random.default_rng(7)
+    a = rng.normal(90, 1, 8)
+    d = stats.equivalent(a, a + rng.normal(0, 0.05, 8), margin=1.0)
+    assert d.verdict == SUPPORTED and d.p_value < ALPHA
+
+
+def test_equivalent_far_apart_refuted():
+    rng = np.random.default_rng(8)
+    a = rng.normal(0, 0.1, 8)
+    d = stats.equivalent(a + 10.0, a + rng.normal(0, 0.1, 8), margin=1.0)
+    assert d.verdict == REFUTED
+    assert d.ci_low > 1.0
+    assert stats.equivalent(a - 10.0, a, margin=1.0).verdict == REFUTED
+
+
+def test_equivalent_p_is_the_larger_of_two_one_sided_t_tests():
+    rng = np.random.default_rng(9)
+    a, b = rng.normal(0.3, 1, 7), rng.normal(0, 1, 7)
+    margin = 1.5
+    d = a - b
+    lower = sps.ttest_1samp(d, -margin, alternative="greater").pvalue
+    upper = sps.ttest_1samp(d, margin, alternative="less").pvalue
+    assert stats.equivalent(a, b, margin).p_value == pytest.approx(max(lower, upper), rel=1e-10)
+
+
+def test_equivalent_errors():
+    assert stats.equivalent([1.0], [1.0], 1.0).verdict == ERROR
+    assert stats.equivalent([1.0, float("nan")], [1.0, 2.0], 1.0).verdict == ERROR
+
+
+def test_trend_detects_a_clear_rise_and_rejects_bad_shapes():
+    rng = np.random.default_rng(10)
+    levels = [8, 32, 128, 512]
+    values = np.array(levels, dtype=float)[None, :] + rng.normal(0, 1, (6, 4))
+    assert stats.trend(levels, values, margin=0.5).verdict == SUPPORTED
+    assert stats.trend(levels, -values, margin=0.5).verdict == REFUTED
+    assert stats.trend([1, 2], np.zeros((5, 2)), margin=0.5).verdict == ERROR
+    assert stats.trend([1, 2, 3], np.zeros((5, 4)), margin=0.5).verdict == ERROR
+
+
+# -- properties ---------------------------------------------------------------------------------------
+
+finite = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+
+
+@st.composite
+def paired_arms(draw, min_size: int = 2, max_size: int = 9):
+    n = draw(st.integers(min_size, max_size))
+    a = draw(st.lists(finite, min_size=n, max_size=n))
+    b = draw(st.lists(finite, min_size=n, max_size=n))
+    order = draw(st.permutations(range(n)))
+    return np.array(a), np.array(b), np.array(order)
+
+
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.fixture(scope="module")
+def module_fast_power():
+    """As fast_power, for hypothesis tests (function-scoped fixtures are not reset between examples)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(stats, "seeds_for_power", lambda *args, **kwargs: None)
+        yield
+margins = st.sampled_from([0.1, 1.0, 5.0])
+
+
+def _same_decision(d1: Decision, d2: Decision) -> None:
+    assert d1.verdict == d2.verdict
+    for key in ("p_value", "effect", "ci_low", "ci_high", "permutation_p", "fraction_positive"):
+        v1, v2 = getattr(d1, key), getattr(d2, key)
+        assert (v1 is None) == (v2 is None), key
+        if v1 is not None:
+            assert v1 == pytest.approx(v2, rel=1e-9, abs=1e-9), key
+    assert sorted(d1.per_seed) == pytest.approx(sorted(d2.per_seed))
+
+
+@PROPERTY
+@given(paired_arms(), margins)
+def test_beats_does_not_depend_on_seed_order(module_fast_power, arms, margin):
+    a, b, order = arms
+    _same_decision(stats.beats(a, b, margin), stats.beats(a[order], b[order], margin))
+
+
+@PROPERTY
+@given(paired_arms(), margins)
+def test_equivalent_does_not_depend_on_seed_order(module_fast_power, arms, margin):
+    a, b, order = arms
+    _same_decision(stats.equivalent(a, b, margin), stats.equivalent(a[order], b[order], margin))
+
+
+@PROPERTY
+@given(paired_arms(min_size=0), margins)
+def test_p_values_lie_in_unit_interval(module_fast_power, arms, margin):
+    a, b, _ = arms
+    for d in (stats.beats(a, b, margin), stats.equivalent(a, b, margin), stats.exceeds_zero(a, margin)):
+        assert d.verdict in VERDICTS
+        for p in (d.p_value, d.permutation_p):
+            if p is not None:
+                assert 0.0 <= p <= 1.0
+        if d.verdict != ERROR:
+            assert d.p_value is not None and d.ci_low <= d.effect <= d.ci_high
+
+
+@PROPERTY
+@given(st.integers(2, 8), st.integers(3, 5), st.data())
+def test_trend_p_in_unit_interval_and_order_invariant(module_fast_power, n, k, data):
+    values = np.array(data.draw(st.lists(st.lists(finite, min_size=k, max_size=k), min_size=n, max_size=n)))
+    order = np.array(data.draw(st.permutations(range(n))))
+    levels = list(range(k))
+    d1, d2 = stats.trend(levels, values, 0.3), stats.trend(levels, values[order], 0.3)
+    assert d1.verdict == d2.verdict
+    if d1.p_value is not None:
+        assert 0.0 <= d1.p_value <= 1.0
+        assert d1.p_value == pytest.approx(d2.p_value, rel=1e-9, abs=1e-9)
+
+
+decisions = st.builds(
+    lambda verdict, p, effect, n: Decision(verdict, f"part-{verdict}", effect=effect, ci_low=effect - 1,
+                                           ci_high=effect + 1, p_value=p, n_seeds=n, reason=f"why {verdict}"),
+    st.sampled_from(VERDICTS), st.floats(0, 1), finite, st.integers(2, 10))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(decisions, min_size=1, max_size=5))
+def test_combine_is_intersection_union(parts):
+    combined = stats.combine(parts, test="combined")
+    verdicts = [p.verdict for p in parts]
+    if ERROR in verdicts:
+        assert combined.verdict == ERROR
+    elif REFUTED in verdicts:
+        assert combined.verdict == REFUTED
+    elif all(v == SUPPORTED for v in verdicts):
+        assert combined.verdict == SUPPORTED
+        assert combined.p_value == max(p.p_value for p in parts)
+    else:
+        assert combined.verdict == INCONCLUSIVE
+    if combined.verdict == SUPPORTED:
+        assert all(v == SUPPORTED for v in verdicts)
+    assert combined.test == "combined"
+    assert [p["verdict"] for p in combined.parts] == verdicts
+    assert combined.parts == [p.to_dict() for p in parts]
+    assert 0.0 <= combined.p_value <= 1.0
+
+
+def test_combine_of_real_decisions():
+    good = stats.exceeds_zero([3.0, 3.2, 2.9, 3.1], margin=1.0)
+    tiny = stats.exceeds_zero([0.10, 0.12, 0.09, 0.11], margin=1.0)
+    assert good.verdict == SUPPORTED and tiny.verdict == REFUTED
+    both = stats.combine([good, tiny])
+    assert both.verdict == REFUTED and tiny.test in both.reason
+    assert stats.combine([good, good]).verdict == SUPPORTED
+    assert stats.combine([good, stats.error("x", "broke")]).verdict == ERROR
