@@ -109,8 +109,6 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download:
         return load_digits()
     if name not in DATASETS:
         raise DataError(f"unknown dataset {name!r}; use one of {', '.join(DATASETS)}")
-    if name == "imagenet":
-        raise DataError("imagenet is served by replication.imagenet.ImageFolderData (streamed, not tensor-resident)")
     places = candidate_dirs(name, data_dir)
     for place in places:
         found = _try_load(name, place)
@@ -156,6 +154,8 @@ def _try_load(name: str, place: Path) -> TensorData | None:
         return None
     if name in ("mnist", "fashion-mnist"):
         return _load_idx_dataset(name, place)
+    if name == "imagenet":
+        return _load_image_folders(place)
     return _load_cifar10(place)
 
 
@@ -224,3 +224,73 @@ def _download(name: str, target: Path) -> TensorData:
     if found is None:
         raise DataError(f"downloaded {name!r} into {target} but could not read it; {_HOW_TO_GET[name]}")
     return found
+
+
+# -- ImageNet: too large to hold in memory, so images are decoded per batch ---------------
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class FolderImages:
+    """A lazily decoded image list that indexes like a tensor (by index tensor or slice).
+
+    Every image is resized to 256 and centre-cropped to 224, deterministically;
+    training randomness (crop with padding, flip) is added on the device by
+    `augment`, drawn from the run's noise seed. This differs from the usual
+    RandomResizedCrop and is documented as a choice.
+    """
+
+    def __init__(self, paths: list[Path], size: int = 224, device: str | torch.device = "cpu"):
+        self.paths, self.size, self.device = paths, size, torch.device(device)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.paths), 3, self.size, self.size)
+
+    def to(self, device) -> "FolderImages":
+        return FolderImages(self.paths, self.size, device)
+
+    def _decode(self, path: Path) -> torch.Tensor:
+        from PIL import Image
+        from torchvision.transforms import functional as TF
+
+        with Image.open(path) as image:
+            image = TF.center_crop(TF.resize(image.convert("RGB"), 256), self.size)
+            x = TF.to_tensor(image)
+        return TF.normalize(x, IMAGENET_MEAN, IMAGENET_STD)
+
+    def __getitem__(self, index) -> torch.Tensor:
+        if isinstance(index, slice):
+            chosen = self.paths[index]
+        else:
+            chosen = [self.paths[int(i)] for i in torch.as_tensor(index).flatten().tolist()]
+        return torch.stack([self._decode(p) for p in chosen]).to(self.device)
+
+
+_IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png"}
+
+
+def _image_folder(folder: Path, classes: list[str]) -> tuple[list[Path], torch.Tensor]:
+    paths, labels = [], []
+    for label, name in enumerate(classes):
+        files = sorted(p for p in (folder / name).iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+        paths += files
+        labels += [label] * len(files)
+    return paths, torch.tensor(labels, dtype=torch.long)
+
+
+def _load_image_folders(place: Path) -> TensorData | None:
+    """ILSVRC as class folders: <place>/train/<wnid>/*.JPEG and <place>/val/<wnid>/*.JPEG."""
+    train_dir, val_dir = place / "train", place / "val"
+    if not (train_dir.is_dir() and val_dir.is_dir()):
+        return None
+    classes = sorted(p.name for p in train_dir.iterdir() if p.is_dir())
+    if not classes or sorted(p.name for p in val_dir.iterdir() if p.is_dir()) != classes:
+        raise DataError(f"{place}: train/ and val/ must hold the same class folders; re-extract ImageNet there")
+    x_tr, y_tr = _image_folder(train_dir, classes)
+    x_te, y_te = _image_folder(val_dir, classes)
+    return TensorData("imagenet", FolderImages(x_tr), y_tr, FolderImages(x_te), y_te, len(classes))

@@ -231,3 +231,25 @@ def test_missing_dataset_with_explicit_dir_never_downloads_by_default(no_data_an
 def test_unknown_dataset_is_a_data_error():
     with pytest.raises(DataError, match="unknown dataset"):
         load_dataset("svhn")
+
+
+def test_imagenet_folders_load_lazily(tmp_path, monkeypatch):
+    """A tiny ImageNet-shaped folder tree (two classes, PNGs) loads without holding images in memory."""
+    from PIL import Image
+
+    from replication.data import FolderImages, load_dataset
+
+    for split in ("train", "val"):
+        for label, wnid in enumerate(("n01", "n02")):
+            folder = tmp_path / "imagenet" / split / wnid
+            folder.mkdir(parents=True)
+            for i in range(2):
+                Image.new("RGB", (300, 280), (100 * label, 50 * i, 30)).save(folder / f"{i}.png")
+    monkeypatch.setenv("REPLICATION_DATA", str(tmp_path))
+    data = load_dataset("imagenet")
+    assert isinstance(data.x_train, FolderImages)
+    assert data.n_train == 4 and data.num_classes == 2 and data.image_shape == (3, 224, 224)
+    batch = data.x_train[torch.tensor([0, 3])]
+    assert batch.shape == (2, 3, 224, 224)
+    assert torch.equal(data.y_train, torch.tensor([0, 0, 1, 1]))
+    assert torch.allclose(data.x_test[0:1], data.x_test[torch.tensor([0])])
