@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scale", default="smoke", choices=SCALES)
     run.add_argument("--seeds", type=int, help="override every claim's number of seeds")
     _add_common(run)
+    status = sub.add_parser("status", help="what is stored, finished, partial or missing for a scale",
+                            epilog="example: replication status --scale smoke --store runs")
+    status.add_argument("--scale", default="smoke", choices=SCALES)
+    _add_common(status)
     report = sub.add_parser("report", help="rebuild the report from the run store, without training",
                             epilog="example: replication report --scale smoke --store runs")
     report.add_argument("--scale", default="smoke", choices=SCALES)
@@ -84,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             return _imp(args)
         if args.command == "claims":
             return _claims()
+        if args.command == "status":
+            return _status(args)
         if args.command in ("run", "report"):
             return _pytest_claims(args)
     except USAGE_ERRORS + (UsageError,) as err:
@@ -111,6 +117,34 @@ def _claims() -> int:
         print(f"{claim.number:>2}  {claim.id:36s} {claim.figure}")
         print(f"    {claim.statement}")
         print(f"    scales: {', '.join(scales)}")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    """Per claim: finished runs, rounds done, and the remaining cost estimated from stored round times."""
+    import json
+
+    from .registry import CLAIMS, SETUPS
+
+    store = RunStore(args.store)
+    if store.root.exists() and not os.access(store.root, os.R_OK):
+        raise StoreError(f"run store {store.root} is not readable; pass --store DIR")
+    print(f"store {store.root}, scale {args.scale}")
+    for claim_id, setup in SETUPS[args.scale].items():
+        specs = list(dict.fromkeys(setup.all_specs()))
+        done_rounds, finished, seconds = 0, 0, []
+        for spec in specs:
+            folder = store.path(spec)
+            finished += (folder / "COMPLETE.json").is_file()
+            for metrics in sorted(folder.glob("round_*/metrics.json")):
+                done_rounds += 1
+                seconds.append(json.loads(metrics.read_text()).get("seconds", 0.0))
+        total = sum(s.prune.rounds + 1 for s in specs)
+        left = total - done_rounds
+        per_round = sum(seconds) / len(seconds) if seconds else None
+        cost = "unknown (nothing stored yet)" if per_round is None else f"~{left * per_round / 60:.1f} min"
+        print(f"{CLAIMS[claim_id].number:>2} {claim_id:36s} runs {finished}/{len(specs)} finished, "
+              f"rounds {done_rounds}/{total}, remaining {cost}")
     return 0
 
 

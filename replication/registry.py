@@ -56,6 +56,16 @@ class Setup:
         return [base.with_(init_seed=s, noise_seed=s) for s in range(seeds or self.seeds)]
 
 
+    def all_specs(self) -> list[ExperimentSpec]:
+        """Every experiment the claim's test asks for: IMP and reinitialization, per compared batch size."""
+        batches = [b for b in (self.small_batch, self.large_batch) if b] or [None]
+        out = []
+        for batch in batches:
+            train = {"batch_size": batch} if batch else {}
+            out += self.specs("imp", **train) + self.specs("reinit", **train)
+        return out
+
+
 CLAIMS: dict[str, Claim] = {c.id: c for c in [
     Claim(1, "stable-training-finds-tickets",
           "With small batches IMP tickets (reset to initialization) do no better than random reinitialization; "

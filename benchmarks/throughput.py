@@ -1,0 +1,158 @@
+"""Training throughput of the harness against a plain PyTorch loop, measured in one process.
+
+LeNet-300-100 on 28×28 inputs at batch 60 (synthetic data of MNIST's shape; the
+arithmetic does not depend on pixel values), Adam at 1.2e-3 as in Table 1:
+
+- plain: one model, DataLoader over a TensorDataset with shuffling, torch.optim.Adam,
+  the mask multiplied into the weights after each step — the ordinary way;
+- engine: replication.population.train_population with K stacked members
+  (each with its own mask, data order and optimizer state).
+
+The two are interleaved and repeated; medians are reported, with the share of
+this machine's fp32 matmul peak (measured here too). The last line is
+`speedup_vs_plain_loop=<engine examples/s per model ÷ plain examples/s>`.
+
+    python benchmarks/throughput.py --quick     # under two minutes
+    python benchmarks/throughput.py --resnet    # also ResNet-20 on CIFAR-shaped data
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from replication import masks as M
+from replication.data import TensorData
+from replication.models import build_model
+from replication.population import Member, train_population
+from replication.spec import TrainSpec
+
+LENET_SPEC = dict(dataset="synthetic", model="lenet", epochs=1, batch_size=60, optimizer="adam", lr=1.2e-3,
+                  init="kaiming_uniform")
+
+
+def synthetic(n: int, shape: tuple[int, ...], seed: int = 0) -> TensorData:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn((n, *shape), generator=g)
+    y = torch.randint(0, 10, (n,), generator=g)
+    return TensorData("synthetic", x, y, x[:1000], y[:1000], 10)
+
+
+def matmul_peak(seconds: float = 2.0, size: int = 1024) -> float:
+    """fp32 GFLOP/s of a square matmul, best of several timed bursts."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    best, end = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        tic = time.perf_counter()
+        for _ in range(10):
+            a @ b
+        best = max(best, 10 * 2 * size ** 3 / (time.perf_counter() - tic) / 1e9)
+    return best
+
+
+def half_pruned_mask(model: torch.nn.Module) -> M.Mask:
+    weights = {n: p.detach() for n, p in model.named_parameters()}
+    return M.prune_to_density({n: weights[n] for n in M.prunable_names(model)}, 0.5).mask
+
+
+def plain_epoch(data: TensorData, model_seed: int = 0, batch: int = 60) -> float:
+    """One epoch the ordinary way; returns examples per second."""
+    model = build_model("lenet", data.image_shape, 10, "kaiming_uniform", model_seed)
+    mask = half_pruned_mask(model)
+    params = dict(model.named_parameters())
+    optimizer = torch.optim.Adam(model.parameters(), lr=1.2e-3)
+    loader = DataLoader(TensorDataset(data.x_train, data.y_train), batch_size=batch, shuffle=True,
+                        generator=torch.Generator().manual_seed(model_seed))
+    tic = time.perf_counter()
+    for x, y in loader:
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            for name, m in mask.items():
+                params[name].mul_(m)
+    return data.n_train / (time.perf_counter() - tic)
+
+
+def engine_epoch(data: TensorData, members: int) -> float:
+    """One epoch of K stacked members; returns examples per second per model."""
+    starts = []
+    for seed in range(members):
+        model = build_model("lenet", data.image_shape, 10, "kaiming_uniform", seed)
+        starts.append(Member({k: v.clone() for k, v in model.state_dict().items()}, half_pruned_mask(model), seed))
+    spec = TrainSpec(**LENET_SPEC)
+    tic = time.perf_counter()
+    train_population(starts, data, spec)
+    return data.n_train / (time.perf_counter() - tic)
+
+
+def lenet_flops_per_example() -> float:
+    """Dense fwd + bwd ≈ 3 × 2 × weights (the masks do not skip work)."""
+    return 6.0 * (784 * 300 + 300 * 100 + 100 * 10)
+
+
+def resnet_numbers(repeats: int) -> None:
+    """ResNet-20, CIFAR-shaped batches of 128: the harness's one-model trainer vs a plain DataLoader loop."""
+    from replication.training import train
+
+    data = synthetic(128 * 8, (3, 32, 32))
+    spec = TrainSpec(dataset="synthetic", model="resnet20", epochs=1, batch_size=128, optimizer="sgd", lr=0.1,
+                     init="kaiming_normal", augment=True, weight_decay=1e-5)
+    plain, engine = [], []
+    for r in range(repeats):
+        model = build_model("resnet20", (3, 32, 32), 10, "kaiming_normal", r)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-5)
+        loader = DataLoader(TensorDataset(data.x_train, data.y_train), batch_size=128, shuffle=True)
+        tic = time.perf_counter()
+        for x, y in loader:
+            loss = F.cross_entropy(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        plain.append(data.n_train / (time.perf_counter() - tic))
+        model = build_model("resnet20", (3, 32, 32), 10, "kaiming_normal", r)
+        tic = time.perf_counter()
+        train(model, M.dense_mask(model), data, spec, r)
+        engine.append(data.n_train / (time.perf_counter() - tic))
+    print(f"resnet20 cifar-shaped, cpu: plain {statistics.median(plain):.0f} ex/s, "
+          f"harness {statistics.median(engine):.0f} ex/s (one model; augmentation on the device)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer examples and repeats (under two minutes)")
+    parser.add_argument("--members", type=int, default=16, help="stacked models in the engine (default 16)")
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--resnet", action="store_true", help="also time ResNet-20 on CIFAR-shaped data")
+    args = parser.parse_args()
+    n = 6_000 if args.quick else 30_000
+    repeats = args.repeats or (5 if args.quick else 7)
+    data = synthetic(n, (1, 28, 28))
+    peak = matmul_peak(1.0 if args.quick else 3.0)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32 matmul peak {peak:.0f} GFLOP/s")
+    plain_epoch(data), engine_epoch(data, 2)  # warm-up: allocator, kernels
+    plain, engine = [], []
+    for r in range(repeats):  # interleaved, so drifts in machine load hit both alike
+        plain.append(plain_epoch(data, r))
+        engine.append(engine_epoch(data, args.members))
+        print(f"  repeat {r}: plain {plain[-1]:8.0f} ex/s   engine {engine[-1]:8.0f} ex/s per model", flush=True)
+    p, e = statistics.median(plain), statistics.median(engine)
+    flops = lenet_flops_per_example()
+    print(f"lenet-300-100 batch 60, {n} examples, median of {repeats}:")
+    print(f"  plain loop : {p:9.0f} examples/s per model ({p * flops / 1e9 / peak:5.1%} of fp32 peak), "
+          f"{60_000 / p:.2f} s per model-epoch of 60k")
+    print(f"  engine K={args.members}: {e:9.0f} examples/s per model ({e * flops / 1e9 / peak:5.1%} of fp32 peak), "
+          f"{60_000 / e:.2f} s per model-epoch of 60k")
+    if args.resnet:
+        resnet_numbers(3 if args.quick else 5)
+    print(f"speedup_vs_plain_loop={e / p:.2f}")
+
+
+if __name__ == "__main__":
+    main()
