@@ -81,10 +81,14 @@ class TensorData:
         raise ValueError(f"unknown split {which!r}; use 'train' or 'test'")
 
 
+def epoch_order(n: int, generator: torch.Generator) -> torch.Tensor:
+    """One epoch's shuffled order of the n training examples."""
+    return torch.randperm(n, generator=generator)
+
+
 def batch_indices(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
     """One epoch of shuffled index batches; the last batch may be short."""
-    order = torch.randperm(n, generator=generator)
-    yield from order.split(batch_size)
+    yield from epoch_order(n, generator).split(batch_size)
 
 
 def augment(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .data import TensorData, batch_indices
+from .data import TensorData, epoch_order
 from .masks import Mask
 from .spec import TrainSpec
 from .training import TrainOutcome, lr_factor, make_optimizer, steps_per_epoch
@@ -39,6 +39,10 @@ def _layer_names(state: dict[str, torch.Tensor]) -> list[str]:
 
 
 class StackedMLP:
+    """Weights held as K×out×in, nn.Linear's layout. K×in×out measured faster on CPU, but there the
+    batched-matmul kernels round a member's numbers differently by its position in the stack, and a
+    run's bits must not depend on its company (tests/test_imp.py checks they do not)."""
+
     def __init__(self, members: list[Member], device: torch.device):
         self.layers = _layer_names(members[0].start)
         stack = lambda key: torch.stack([m.start[key] for m in members]).to(device).clone()  # noqa: E731
@@ -82,9 +86,9 @@ def train_population(members: list[Member], data: TensorData, spec: TrainSpec) -
     net.apply_masks()
     step = 0
     for _ in range(spec.epochs):
-        orders = [batch_indices(data.n_train, spec.batch_size, g) for g in generators]
-        for batch in zip(*orders):
-            idx = torch.stack(batch).to(device)  # K×B
+        # Each member's own permutation (the same draws as the one-model trainer), as one K×n tensor.
+        orders = torch.stack([epoch_order(data.n_train, g) for g in generators])
+        for idx in orders.to(device).split(spec.batch_size, dim=1):  # K×B
             for group in optimizer.param_groups:
                 group["lr"] = spec.lr * lr_factor(step, spec, per_epoch)
             logits = net.forward(x_all[idx])
