@@ -191,7 +191,7 @@ def check_device(device: str) -> str:
 
 
 def _imp(args: argparse.Namespace) -> int:
-    from .imp import run_experiment
+    from .imp import run_experiments
     from .presets import preset
     from .analyses import accuracy_by_density
 
@@ -210,7 +210,9 @@ def _imp(args: argparse.Namespace) -> int:
     check_fits(base, data)
     store.check_writable()
     progress = _progress_printer(sum(len(v) for v in specs.values()) * (base.prune.rounds + 1))
-    runs = {arm: [run_experiment(s, store, device, data, progress=progress) for s in ss] for arm, ss in specs.items()}
+    flat = [s for ss in specs.values() for s in ss]  # all seeds and arms at once: they train stacked
+    computed = dict(zip(flat, run_experiments(flat, store, device, data, progress=progress)))
+    runs = {arm: [computed[s] for s in ss] for arm, ss in specs.items()}
     progress.close()
     print(accuracy_by_density(runs))
     for arm in arms:
