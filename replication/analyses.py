@@ -123,3 +123,37 @@ def mean_over_rounds(runs: list[Run], rounds: list[int], metric: str = "test_acc
 def mean_successive_distance(runs: list[Run], kind: str = "angular") -> np.ndarray:
     """Each run's mean distance between the trained networks of successive rounds."""
     return np.array([float(np.mean(successive_distances(r, kind))) if len(r.rounds) > 1 else math.nan for r in runs])
+
+
+# -- weight magnitudes (paper Figs. 5–7) ---------------------------------------------------
+
+def own_thresholds(run: Run) -> np.ndarray:
+    """Per round, the threshold the next prune of *this run's own* trained weights would use.
+
+    For IMP it equals the next round's recorded threshold; for reinitializations (whose
+    masks come from IMP) it is the comparable number the paper plots for them.
+    """
+    from .masks import prune_global
+
+    fraction = run.spec.prune.fraction
+    return np.array([prune_global({n: r.trained[n] for n in r.mask}, r.mask, fraction).threshold
+                     for r in run.rounds])
+
+
+def surviving_weights(record) -> np.ndarray:
+    """The trained values of the weights a round's mask keeps, flattened."""
+    return torch.cat([record.trained[n][m > 0].flatten() for n, m in record.mask.items()]).double().numpy()
+
+
+def bimodality_coefficient(values: np.ndarray) -> float:
+    """Sarle's bimodality coefficient (skew² + 1) / (excess kurtosis + 3(n−1)²/((n−2)(n−3))).
+
+    About 0.33 for a normal, 0.555 for a uniform; above 0.555 suggests two modes
+    (for weights: two humps away from zero, few near it).
+    """
+    from scipy import stats as sps
+
+    n = len(values)
+    skew = float(sps.skew(values, bias=False))
+    kurt = float(sps.kurtosis(values, bias=False))
+    return (skew ** 2 + 1) / (kurt + 3 * (n - 1) ** 2 / ((n - 2) * (n - 3)))

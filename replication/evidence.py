@@ -48,7 +48,7 @@ def accuracy(lab: Lab, claim: Claim, setup: Setup, arms: dict[str, list[Run]], n
     return {"tables": [{"title": "Test accuracy (%) by weights remaining", "markdown":
                         by_density_table(values, densities[:width])}],
             "figures": [{"caption": f"Test accuracy against % of weights remaining (log axis); mean over seeds, "
-                                    f"band = min–max (as the paper's Fig. 1)", "path": _rel(lab, path)}],
+                                    f"band = min–max (as the paper's Fig. 1)", "path": relative(lab, path)}],
             "configuration": configuration(setup, next(iter(arms.values()))),
             "differs": setup.differs}
 
@@ -63,7 +63,7 @@ def distances(lab: Lab, claim: Claim, arms: dict[str, list[Run]], per_seed: dict
     return {"tables": [{"title": "Mean angular distance between successive rounds, per seed",
                         "markdown": markdown_table(["arm", "mean", "sd", "min", "max"], rows)}],
             "figures": [{"caption": "Angular distance matrices (0 = same direction, 1 = orthogonal), as the "
-                                    "paper's Fig. 4", "path": _rel(lab, path)}]}
+                                    "paper's Fig. 4", "path": relative(lab, path)}]}
 
 
 def instability_table(per_round: dict[str, dict[int, list[float]]], densities: dict[int, float]) -> dict[str, str]:
@@ -89,5 +89,6 @@ def merge(*parts: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _rel(lab: Lab, path) -> str:
+def relative(lab: Lab, path) -> str:
+    """A figure path as the report links it."""
     return str(path.relative_to(lab.report_dir / lab.scale))

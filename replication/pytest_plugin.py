@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from .registry import SCALES, Claim
+from .registry import SCALES, Claim, setup_for
 from .report import NOT_RUN, ClaimResult, merge_results, provenance, update_readme, write_report
 from .stats import ERROR, INCONCLUSIVE, REFUTED, SUPPORTED, Decision
 
@@ -118,6 +118,8 @@ class Conclude:
         self.started = time.perf_counter()
 
     def __call__(self, claim: Claim, decision: Decision | None, **details: Any) -> None:
+        setup = setup_for(claim.id, self.scale)
+        details.setdefault("known_refuted", setup.known_refuted if setup else "")
         result = result_for(claim, self.scale, decision, time.perf_counter() - self.started, **details)
         self.item.user_properties.append((RESULT_PROPERTY, json.dumps(result.to_dict())))
         outcome(result)
@@ -163,7 +165,19 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 def outcome(result: ClaimResult) -> None:
+    """SUPPORTED passes; REFUTED and ERROR fail; INCONCLUSIVE and NOT RUN skip.
+
+    A claim the registry records as known not to replicate at this scale
+    (`Setup.known_refuted`) is a strict expected failure: REFUTED is reported as
+    xfail with the recorded reason, and any other verdict fails so that the
+    record gets revisited.
+    """
     message = f"{result.claim} [{result.scale}]: {result.verdict} — {result.reason}"
+    if result.known_refuted:
+        if result.verdict == REFUTED:
+            pytest.xfail(f"{message} (known not to replicate at this scale: {result.known_refuted})")
+        pytest.fail(f"{message}; the registry records it as REFUTED at this scale ({result.known_refuted}): "
+                    f"revisit Setup.known_refuted", pytrace=False)
     if result.verdict == SUPPORTED:
         return
     if result.verdict in (INCONCLUSIVE, NOT_RUN):

@@ -14,7 +14,7 @@ import torch
 
 from .data import TensorData
 from .imp import fresh_model
-from .landscape import instability
+from .landscape import error_barrier, instability
 from .population import Member, can_stack, train_population
 from .spec import derive_seed
 from .store import Run, atomic_write_bytes, tensor_bytes
@@ -74,3 +74,10 @@ def round_instability(runs: list[Run], index: int, data: TensorData, bn: str = "
         model = fresh_model(run.spec, data, 0).to(data.x_train.device)
         out.append(instability(model, run.rounds[index].trained, copy, data, bn=bn))
     return out
+
+
+def successive_barriers(run: Run, data: TensorData, bn: str = "recompute") -> list[float]:
+    """Error barrier (points of training error, 20 points) between the trained networks of rounds r and r+1."""
+    model = fresh_model(run.spec, data, 0).to(data.x_train.device)
+    rounds = run.rounds
+    return [error_barrier(model, a.trained, b.trained, data, bn=bn) for a, b in zip(rounds, rounds[1:])]
