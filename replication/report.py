@@ -107,6 +107,12 @@ def plot_by_density(arms: dict[str, np.ndarray], densities: np.ndarray, path: Pa
             ax.fill_between(x, np.nanmin(values, 0), np.nanmax(values, 0), alpha=0.2)
     ax.set_xscale("log")
     ax.invert_xaxis()
+    from matplotlib.ticker import FixedLocator, NullFormatter
+
+    ticks = [t for t in (100, 51.2, 26.2, 13.4, 6.87, 3.52, 1.8, 0.92, 0.47) if x.min() * 0.95 <= t <= x.max() * 1.05]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(lambda v, _: f"{v:g}")
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("% of weights remaining")
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
