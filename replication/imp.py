@@ -224,8 +224,9 @@ def _train_round(members: list[_Member], index: int, data: TensorData, stack: bo
     # Stackable members always go through the population trainer, even alone, so that
     # a run's bits never depend on which other runs were computed beside it.
     if stack and can_stack(spec.train.model, spec.train) and not _needs_single(spec, index):
-        trained, outcomes = train_population(
-            [Member(start, mask, round_noise_seed(m.spec, index)) for m, _, start, mask in jobs], data, spec.train)
+        population = [Member(start, mask, round_noise_seed(m.spec, index), _optima(m))
+                      for m, _, start, mask in jobs]
+        trained, outcomes = train_population(population, data, spec.train, spec.repel_lambda)
     else:
         trained, outcomes = zip(*(_train_single(m, model, start, mask, index, data) for m, model, start, mask in jobs))
     seconds = (time.perf_counter() - tic) / len(members)
@@ -241,8 +242,15 @@ def _train_round(members: list[_Member], index: int, data: TensorData, stack: bo
 
 
 def _needs_single(spec: ExperimentSpec, index: int) -> bool:
-    """Repellence and rewinding need hooks that only the one-at-a-time trainer has."""
-    return bool(spec.repel_lambda) or (spec.prune.reset == "rewind" and index == 0)
+    """Capturing the rewind point needs a hook that only the one-at-a-time trainer has."""
+    return spec.prune.reset == "rewind" and index == 0
+
+
+def _optima(m: _Member) -> list[dict[str, torch.Tensor]]:
+    """The previous trained optima the repellent loss acts against (none when it is off)."""
+    if not m.spec.repel_lambda or not m.history:
+        return []
+    return [m.history[-1].trained] if m.spec.repel_previous_only else [r.trained for r in m.history]
 
 
 def _train_single(m: _Member, model, start, mask, index: int, data: TensorData):
@@ -250,10 +258,8 @@ def _train_single(m: _Member, model, start, mask, index: int, data: TensorData):
     model.load_state_dict(start)
     model.to(device)
     mask = {n: t.to(device) for n, t in mask.items()}
-    extra = None
-    if m.spec.repel_lambda and m.history:
-        optima = [m.history[-1].trained] if m.spec.repel_previous_only else [r.trained for r in m.history]
-        extra = RepellentLoss(optima, mask, m.spec.repel_lambda)
+    optima = _optima(m)
+    extra = RepellentLoss(optima, mask, m.spec.repel_lambda) if optima else None
     capture = m.spec.prune.rewind_step if (m.spec.prune.reset == "rewind" and index == 0) else None
     outcome = train(model, mask, data, m.spec.train, round_noise_seed(m.spec, index), extra, capture)
     if outcome.rewind_state is not None:

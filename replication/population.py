@@ -10,7 +10,7 @@ checks that members match one-at-a-time training.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +31,7 @@ class Member:
     start: dict[str, torch.Tensor]  # a LeNet state dict (hidden.i.weight/bias, output.weight/bias)
     mask: Mask
     noise_seed: int
+    optima: list[dict[str, torch.Tensor]] = field(default_factory=list)  # previous optima, for repellence
 
 
 def _layer_names(state: dict[str, torch.Tensor]) -> list[str]:
@@ -73,10 +74,41 @@ class StackedMLP:
         return out
 
 
-def train_population(members: list[Member], data: TensorData, spec: TrainSpec) -> tuple[list[dict], list[TrainOutcome]]:
-    """Train every member for spec.epochs; returns (trained state dicts, outcomes) in member order."""
+class StackedRepellence:
+    """The repellent / attractive loss (losses.py) for every member at once.
+
+    Each member keeps its previous optima as unit vectors over its own mask
+    (K × |Θ| × weights); the loss is λ · mean over Θ of cos²(θ_k, θ_r ⊙ m_k).
+    """
+
+    def __init__(self, members: list[Member], net: StackedMLP, strength: float):
+        counts = {len(m.optima) for m in members}
+        if len(counts) != 1:
+            raise ValueError(f"members of one population need the same number of previous optima, got {counts}")
+        names = [f"{l}.weight" for l in net.layers]
+        units = []
+        for m in members:
+            flat = [torch.cat([(o[n] * m.mask[n]).flatten() for n in names]) for o in m.optima]
+            units.append(torch.stack([v / v.norm().clamp_min(1e-12) for v in flat]))
+        self.units = torch.stack(units).to(net.weights[0].device)  # K × |Θ| × P
+        self.strength = strength
+
+    def __call__(self, net: StackedMLP) -> torch.Tensor:
+        theta = torch.cat([w.flatten(1) for w in net.weights], dim=1)  # K × P, pruned entries are zero
+        cos = torch.bmm(self.units, theta.unsqueeze(2)).squeeze(2) / theta.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        return self.strength * (cos ** 2).mean(dim=1)  # K
+
+
+def train_population(members: list[Member], data: TensorData, spec: TrainSpec,
+                     repel: float = 0.0) -> tuple[list[dict], list[TrainOutcome]]:
+    """Train every member for spec.epochs; returns (trained state dicts, outcomes) in member order.
+
+    repel: the repellent (> 0) or attractive (< 0) loss weight λ, applied against each
+    member's `optima` when it has any.
+    """
     device = data.x_train.device
     net = StackedMLP(members, device)
+    repellence = StackedRepellence(members, net, repel) if repel and members[0].optima else None
     optimizer = make_optimizer(net.parameters(), spec)
     generators = [torch.Generator().manual_seed(m.noise_seed) for m in members]
     per_epoch = steps_per_epoch(data.n_train, spec.batch_size)
@@ -94,6 +126,8 @@ def train_population(members: list[Member], data: TensorData, spec: TrainSpec) -
             logits = net.forward(x_all[idx])
             losses = F.cross_entropy(logits.flatten(0, 1), data.y_train[idx].flatten(), reduction="none")
             per_member = losses.view(k, -1).mean(1)
+            if repellence is not None:
+                per_member = per_member + repellence(net)
             diverged |= ~torch.isfinite(per_member)
             optimizer.zero_grad(set_to_none=True)
             per_member.sum().backward()
