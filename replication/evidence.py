@@ -53,14 +53,15 @@ def accuracy(lab: Lab, claim: Claim, setup: Setup, arms: dict[str, list[Run]], n
             "differs": setup.differs}
 
 
-def distances(lab: Lab, claim: Claim, arms: dict[str, list[Run]], per_seed: dict[str, np.ndarray]) -> dict[str, Any]:
-    """Fig. 4-style matrices of the first seed, and each arm's mean successive distance."""
+def distances(lab: Lab, claim: Claim, arms: dict[str, list[Run]], per_seed: dict[str, np.ndarray],
+              title: str = "Mean angular distance between successive rounds, per seed") -> dict[str, Any]:
+    """Fig. 4-style matrices of the first seed, and a per-seed summary table under `title`."""
     path = lab.figure_path(claim, "distances")
     plot_matrices({arm: distance_matrix(runs[0]) for arm, runs in arms.items()}, path,
                   "Angular distance between trained networks of every pair of rounds (seed 0; last: init)")
     rows = [[arm, f"{np.nanmean(v):.3f}", f"{np.nanstd(v, ddof=1):.3f}", f"{np.nanmin(v):.3f}", f"{np.nanmax(v):.3f}"]
             for arm, v in per_seed.items()]
-    return {"tables": [{"title": "Mean angular distance between successive rounds, per seed",
+    return {"tables": [{"title": title,
                         "markdown": markdown_table(["arm", "mean", "sd", "min", "max"], rows)}],
             "figures": [{"caption": "Angular distance matrices (0 = same direction, 1 = orthogonal), as the "
                                     "paper's Fig. 4", "path": relative(lab, path)}]}

@@ -68,7 +68,7 @@ def test_repellent_loss_equals_the_formula_and_its_gradient():
         direct = direct + torch.nn.functional.cosine_similarity(theta * torch.cat([mask[n].flatten() for n in mask]).double(), other, dim=0) ** 2
     direct = 2.0 * direct / len(optima)
     direct.backward()
-    assert abs(float(loss) - float(direct)) < 1e-5
+    assert abs(loss.item() - direct.item()) < 1e-5
     flat = torch.cat([grads[n].flatten() for n in mask]).double()
     kept = torch.cat([mask[n].flatten() for n in mask]) > 0
     torch.testing.assert_close(flat[kept], theta.grad[kept], rtol=1e-3, atol=1e-7)
