@@ -169,8 +169,9 @@ def provenance(total_seconds: float | None = None, device: str = "cpu") -> dict[
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                 timeout=5).stdout.strip() or "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, timeout=5).stdout.strip()
+        # The run's own outputs (reports/, README's summary) do not make the code dirty.
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":!reports", ":!README.md"], capture_output=True, text=True, timeout=5).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "unknown", ""
     return {"commit": commit + ("+dirty" if dirty else ""),
@@ -205,7 +206,10 @@ def render(results: list[dict[str, Any]], scale: str, prov: dict[str, Any]) -> s
              "Every claim is decided by a statistical test over seeds (the seed is the unit; arms are paired by seed).",
              "", "Verdicts: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v), "",
              summary_table(results), "",
-             "Effects are in each claim's unit (below); p is one-sided (TOST for equivalence).", "",
+             "Effects are in each claim's unit (below); p is one-sided (TOST for equivalence). A claim of several "
+             "parts shows its first part's effect (every part is in its section). Wall s is the time the test took, "
+             "including the runs it was the first to ask for: shared runs are computed once, so it depends on the "
+             "order the claims ran in.", "",
              "## Provenance", "",
              *(f"- {k}: {_fmt(v) if k != 'total_seconds' else (f'{v:.0f} s' if v else '–')}" for k, v in prov.items()),
              ""]
