@@ -60,14 +60,12 @@ def half_pruned_mask(model: torch.nn.Module) -> M.Mask:
     return M.prune_to_density({n: weights[n] for n in M.prunable_names(model)}, 0.5).mask
 
 
-def plain_epoch(data: TensorData, model_seed: int = 0, batch: int = 60) -> float:
-    """One epoch the ordinary way; returns examples per second."""
-    model = build_model("lenet", data.image_shape, 10, "kaiming_uniform", model_seed)
-    mask = half_pruned_mask(model)
+def plain_loop(model: torch.nn.Module, optimizer, data: TensorData, batch: int, seed: int,
+               mask: M.Mask | None = None) -> float:
+    """One epoch written the ordinary way (DataLoader, optimizer, mask multiply); returns examples/s."""
     params = dict(model.named_parameters())
-    optimizer = torch.optim.Adam(model.parameters(), lr=1.2e-3)
     loader = DataLoader(TensorDataset(data.x_train, data.y_train), batch_size=batch, shuffle=True,
-                        generator=torch.Generator().manual_seed(model_seed))
+                        generator=torch.Generator().manual_seed(seed))
     tic = time.perf_counter()
     for x, y in loader:
         loss = F.cross_entropy(model(x), y)
@@ -75,9 +73,16 @@ def plain_epoch(data: TensorData, model_seed: int = 0, batch: int = 60) -> float
         loss.backward()
         optimizer.step()
         with torch.no_grad():
-            for name, m in mask.items():
+            for name, m in (mask or {}).items():
                 params[name].mul_(m)
     return data.n_train / (time.perf_counter() - tic)
+
+
+def plain_epoch(data: TensorData, model_seed: int = 0, batch: int = 60) -> float:
+    """LeNet-300-100 at half density, Adam, the ordinary way; returns examples per second."""
+    model = build_model("lenet", data.image_shape, 10, "kaiming_uniform", model_seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1.2e-3)
+    return plain_loop(model, optimizer, data, batch, model_seed, half_pruned_mask(model))
 
 
 def engine_epoch(data: TensorData, members: int) -> float:
@@ -109,14 +114,7 @@ def resnet_numbers(repeats: int) -> None:
     for r in range(repeats):
         model = build_model("resnet20", (3, 32, 32), 10, "kaiming_normal", r)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-5)
-        loader = DataLoader(TensorDataset(data.x_train, data.y_train), batch_size=128, shuffle=True)
-        tic = time.perf_counter()
-        for x, y in loader:
-            loss = F.cross_entropy(model(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        plain.append(data.n_train / (time.perf_counter() - tic))
+        plain.append(plain_loop(model, optimizer, data, 128, r))
         model = build_model("resnet20", (3, 32, 32), 10, "kaiming_normal", r)
         tic = time.perf_counter()
         train(model, M.dense_mask(model), data, spec, r)

@@ -14,10 +14,7 @@ CLAIM = CLAIMS["attraction-rescues-unstable"]
 
 
 @pytest.mark.claim(CLAIM.id)
-def test_attraction_rescues_unstable(lab, scale, conclude):
-    setup = lab.setup(CLAIM)
-    if setup is None:
-        return conclude.not_run(CLAIM)
+def test_attraction_rescues_unstable(lab, setup, conclude):
     batch = setup.small_batch
     tickets = lab.runs(setup.specs("imp", batch_size=batch))
     attracted = lab.runs(setup.specs("imp", repel=setup.repel, batch_size=batch))

@@ -18,10 +18,7 @@ CLAIM = CLAIMS["instability-predicts-tickets"]
 
 
 @pytest.mark.claim(CLAIM.id)
-def test_instability_predicts_tickets(lab, scale, conclude):
-    setup = lab.setup(CLAIM)
-    if setup is None:
-        return conclude.not_run(CLAIM)
+def test_instability_predicts_tickets(lab, setup, conclude):
     batches = setup.batch_sizes
     instability, advantage, arms = {}, {}, {}
     for batch in batches:

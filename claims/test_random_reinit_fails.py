@@ -14,10 +14,7 @@ CLAIM = CLAIMS["random-reinit-fails"]
 
 
 @pytest.mark.claim(CLAIM.id)
-def test_random_reinit_fails(lab, scale, conclude):
-    setup = lab.setup(CLAIM)
-    if setup is None:
-        return conclude.not_run(CLAIM)
+def test_random_reinit_fails(lab, setup, conclude):
     tickets = lab.runs(setup.specs("imp"))
     reinits = lab.runs(setup.specs("reinit"))  # the same masks, fresh initializations
 

@@ -22,10 +22,7 @@ def checkerboard(run) -> float:
 
 
 @pytest.mark.claim(CLAIM.id)
-def test_repel_previous_only_biphasic(lab, scale, conclude):
-    setup = lab.setup(CLAIM)
-    if setup is None:
-        return conclude.not_run(CLAIM)
+def test_repel_previous_only_biphasic(lab, setup, conclude):
     repelled = lab.runs(setup.specs("imp", repel=setup.repel, previous_only=True, batch_size=setup.large_batch))
 
     effect = np.array([checkerboard(run) for run in repelled])

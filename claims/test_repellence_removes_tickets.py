@@ -15,10 +15,7 @@ CLAIM = CLAIMS["repellence-removes-tickets"]
 
 
 @pytest.mark.claim(CLAIM.id)
-def test_repellence_removes_tickets(lab, scale, conclude):
-    setup = lab.setup(CLAIM)
-    if setup is None:
-        return conclude.not_run(CLAIM)
+def test_repellence_removes_tickets(lab, setup, conclude):
     batch = setup.large_batch
     tickets = lab.runs(setup.specs("imp", batch_size=batch))
     reinits = lab.runs(setup.specs("reinit", batch_size=batch))

@@ -17,10 +17,7 @@ CLAIM = CLAIMS["same-basin-only-at-medium-density"]
 
 
 @pytest.mark.claim(CLAIM.id)
-def test_same_basin_only_at_medium_density(lab, scale, conclude):
-    setup = lab.setup(CLAIM)
-    if setup is None:
-        return conclude.not_run(CLAIM)
+def test_same_basin_only_at_medium_density(lab, setup, conclude):
     tickets = lab.runs(setup.specs("imp", batch_size=setup.large_batch))
     data = lab.data(tickets[0].spec.train.dataset)
     barriers = np.array([successive_barriers(run, data) for run in tickets])  # seeds × (round pairs)
@@ -30,7 +27,7 @@ def test_same_basin_only_at_medium_density(lab, scale, conclude):
     medium = (densities[:-1] <= high) & (densities[1:] >= low)  # both ends of the pair are medium
     extreme = ~medium
     if not extreme.any() or not medium.any():
-        return conclude.not_run(CLAIM, f"the {scale} rounds do not reach both medium and extreme densities")
+        return conclude.not_run(CLAIM, f"the {lab.scale} rounds do not reach both medium and extreme densities")
     effect = barriers[:, extreme].mean(axis=1) - barriers[:, medium].mean(axis=1)
     decision = stats.exceeds_zero(
         effect, CLAIM.margin,
@@ -39,7 +36,7 @@ def test_same_basin_only_at_medium_density(lab, scale, conclude):
 
     plot = lab.figure_path(CLAIM, "barriers")
     plot_by_density({"IMP": barriers}, densities[1:], plot, "error barrier (points of training error)",
-                    f"{CLAIM.id} ({scale}): barrier between round r−1 and r")
+                    f"{CLAIM.id} ({lab.scale}): barrier between round r−1 and r")
     conclude(CLAIM, decision,
              tables=[{"title": "Error barrier between rounds r−1 and r (points of training error, 20 points), "
                                "by the weights remaining at round r",

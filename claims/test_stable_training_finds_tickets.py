@@ -18,10 +18,7 @@ CLAIM = CLAIMS["stable-training-finds-tickets"]
 
 
 @pytest.mark.claim(CLAIM.id)
-def test_stable_training_finds_tickets(lab, scale, conclude):
-    setup = lab.setup(CLAIM)
-    if setup is None:
-        return conclude.not_run(CLAIM)
+def test_stable_training_finds_tickets(lab, setup, conclude):
     arms, advantage, lii = {}, {}, {}
     for batch in (setup.small_batch, setup.large_batch):
         tickets = lab.runs(setup.specs("imp", batch_size=batch))

@@ -15,10 +15,7 @@ CLAIM = CLAIMS["tickets-retrain-to-similar-regions"]
 
 
 @pytest.mark.claim(CLAIM.id)
-def test_tickets_retrain_to_similar_regions(lab, scale, conclude):
-    setup = lab.setup(CLAIM)
-    if setup is None:
-        return conclude.not_run(CLAIM)
+def test_tickets_retrain_to_similar_regions(lab, setup, conclude):
     stable = lab.runs(setup.specs("imp", batch_size=setup.large_batch))
     stable_reinit = lab.runs(setup.specs("reinit", batch_size=setup.large_batch))
     unstable = lab.runs(setup.specs("imp", batch_size=setup.small_batch))

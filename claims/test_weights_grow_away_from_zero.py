@@ -17,10 +17,7 @@ CLAIM = CLAIMS["weights-grow-away-from-zero"]
 
 
 @pytest.mark.claim(CLAIM.id)
-def test_weights_grow_away_from_zero(lab, scale, conclude):
-    setup = lab.setup(CLAIM)
-    if setup is None:
-        return conclude.not_run(CLAIM)
+def test_weights_grow_away_from_zero(lab, setup, conclude):
     tickets = lab.runs(setup.specs("imp", batch_size=setup.large_batch))
     reinits = lab.runs(setup.specs("reinit", batch_size=setup.large_batch))
 
@@ -42,7 +39,7 @@ def test_weights_grow_away_from_zero(lab, scale, conclude):
 
     densities = np.array(tickets[0].metric("density"))
     threshold_plot = lab.figure_path(CLAIM, "threshold")
-    plot_by_density(thresholds, densities, threshold_plot, "pruning threshold", f"{CLAIM.id} ({scale})")
+    plot_by_density(thresholds, densities, threshold_plot, "pruning threshold", f"{CLAIM.id} ({lab.scale})")
     histogram_plot = lab.figure_path(CLAIM, "histograms")
     plot_histograms({f"{arm}, round {h} ({100 * densities[h]:.1f}% remaining), seed 0": surviving_weights(runs[0].rounds[h])
                      for arm, runs in (("IMP", tickets), ("random reinit", reinits))}, histogram_plot)

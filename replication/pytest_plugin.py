@@ -136,6 +136,21 @@ def conclude(request: pytest.FixtureRequest, lab, scale: str) -> Conclude:
     return Conclude(request.node, scale)
 
 
+@pytest.fixture
+def setup(request: pytest.FixtureRequest, lab, conclude: Conclude):
+    """The experiment of the test's claim (its `claim` marker) at this scale; NOT RUN ends the test if none."""
+    from .registry import CLAIMS
+
+    marker = request.node.get_closest_marker("claim")
+    if marker is None:
+        raise pytest.UsageError(f"{request.node.nodeid} uses `setup` but has no @pytest.mark.claim(id)")
+    claim = CLAIMS[marker.args[0]]
+    found = lab.setup(claim)
+    if found is None:
+        conclude.not_run(claim)
+    return found
+
+
 def result_for(claim: Claim, scale: str, decision: Decision | None, wall: float, **details: Any) -> ClaimResult:
     result = ClaimResult(claim=claim.id, scale=scale, verdict=NOT_RUN, number=claim.number,
                          statement=claim.statement, figure=claim.figure, comparison=claim.comparison,

@@ -259,3 +259,20 @@ def test_no_report_writes_nothing(pytester, run):
     run("--no-report").assert_outcomes(passed=1, deselected=2)
     assert not (pytester.path / "reports").exists()
     assert not Path(pytester.path / "runs").exists()
+
+
+def test_setup_fixture_gives_the_claims_experiment_or_reports_not_run(pytester, run):
+    pytester.makepyfile(test_fake=HEADER + textwrap.dedent('''
+        @pytest.mark.claim("random-reinit-fails")
+        def test_has_setup(lab, setup, conclude):
+            assert setup.preset == "lenet-digits" and setup.seeds >= 2
+            conclude(CLAIMS["random-reinit-fails"], decision("SUPPORTED"))
+
+        @pytest.mark.claim("warmup-helps-semistable")
+        def test_has_none(lab, setup, conclude):
+            raise AssertionError("never reached: no smoke setup")
+        '''))
+    result = run()
+    result.assert_outcomes(passed=1, skipped=1, deselected=4)
+    verdicts = {r["claim"]: r["verdict"] for r in results(pytester)}
+    assert verdicts == {"random-reinit-fails": "SUPPORTED", "warmup-helps-semistable": "NOT RUN"}
