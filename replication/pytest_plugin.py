@@ -107,7 +107,22 @@ def lab(request: pytest.FixtureRequest):
     return Lab(scale="smoke", store=store, device=config.getoption("--device"),
                data_dir=config.getoption("--data-dir") or os.environ.get("REPLICATION_DATA"),
                seeds=config.getoption("--seeds"), train=not config.getoption("--no-train"),
-               report_dir=Path(config.getoption("--report-dir")))
+               report_dir=Path(config.getoption("--report-dir")), progress=_round_printer(config))
+
+
+def _round_printer(config: pytest.Config):
+    """With -v, one line per trained round (long paper-scale sessions should show they are alive)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or config.getoption("verbose") < 1:
+        return None
+
+    def show(spec, index, n, metrics) -> None:
+        acc = metrics["test_acc"]
+        reporter.write_line(f"  {spec.train.model}/{spec.train.dataset} batch {spec.train.batch_size} {spec.control}"
+                            f"{f' λ={spec.repel_lambda:g}' if spec.repel_lambda else ''} seed {spec.init_seed}: "
+                            f"round {index}/{n - 1}, {100 * metrics['density']:.2f}% remaining, "
+                            f"test acc {'diverged' if acc is None else f'{100 * acc:.2f}%'}")
+    return show
 
 
 class Conclude:
