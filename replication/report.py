@@ -207,7 +207,8 @@ def render(results: list[dict[str, Any]], scale: str, prov: dict[str, Any]) -> s
              "", "Verdicts: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v), "",
              summary_table(results), "",
              "Effects are in each claim's unit (below); p is one-sided (TOST for equivalence). A claim of several "
-             "parts shows its first part's effect (every part is in its section). Wall s is the time the test took, "
+             "parts shows the effect of the part that decided its verdict (the first part when all hold; every part is "
+             "in its section). Wall s is the time the test took, "
              "including the runs it was the first to ask for: shared runs are computed once, so it depends on the "
              "order the claims ran in.", "",
              "## Provenance", "",
