@@ -16,9 +16,9 @@ CLAIM = CLAIMS["attraction-rescues-unstable"]
 @pytest.mark.claim(CLAIM.id)
 def test_attraction_rescues_unstable(lab, setup, conclude):
     batch = setup.small_batch
-    tickets = lab.runs(setup.specs("imp", batch_size=batch))
-    attracted = lab.runs(setup.specs("imp", repel=setup.repel, batch_size=batch))
-    reinits = lab.runs(setup.specs("reinit", batch_size=batch))
+    tickets, reinits, attracted = lab.arms(setup.specs("imp", batch_size=batch),
+                                           setup.specs("reinit", batch_size=batch),
+                                           setup.specs("imp", repel=setup.repel, batch_size=batch))
 
     low = rounds_at_or_below(tickets[0], setup.low_density)
     decision = stats.beats(mean_over_rounds(attracted, low), mean_over_rounds(tickets, low), CLAIM.margin,

@@ -22,8 +22,7 @@ def test_instability_predicts_tickets(lab, setup, conclude):
     batches = setup.batch_sizes
     instability, advantage, arms = {}, {}, {}
     for batch in batches:
-        tickets = lab.runs(setup.specs("imp", batch_size=batch))
-        reinits = lab.runs(setup.specs("reinit", batch_size=batch))
+        tickets, reinits = lab.arms(setup.specs("imp", batch_size=batch), setup.specs("reinit", batch_size=batch))
         arms[f"IMP batch {batch}"] = tickets
         low = rounds_at_or_below(tickets[0], setup.low_density)
         advantage[batch] = mean_over_rounds(tickets, low) - mean_over_rounds(reinits, low)

@@ -15,8 +15,8 @@ CLAIM = CLAIMS["random-reinit-fails"]
 
 @pytest.mark.claim(CLAIM.id)
 def test_random_reinit_fails(lab, setup, conclude):
-    tickets = lab.runs(setup.specs("imp"))
-    reinits = lab.runs(setup.specs("reinit"))  # the same masks, fresh initializations
+    # Reinitializations: the same masks with fresh initializations.
+    tickets, reinits = lab.arms(setup.specs("imp"), setup.specs("reinit"))
 
     low = rounds_at_or_below(tickets[0], setup.low_density)
     decision = stats.beats(mean_over_rounds(tickets, low), mean_over_rounds(reinits, low), CLAIM.margin,

@@ -17,10 +17,10 @@ CLAIM = CLAIMS["repellence-removes-tickets"]
 @pytest.mark.claim(CLAIM.id)
 def test_repellence_removes_tickets(lab, setup, conclude):
     batch = setup.large_batch
-    tickets = lab.runs(setup.specs("imp", batch_size=batch))
-    reinits = lab.runs(setup.specs("reinit", batch_size=batch))
-    repelled = lab.runs(setup.specs("imp", repel=setup.repel, batch_size=batch))
-    repelled_reinits = lab.runs(setup.specs("reinit", repel=setup.repel, batch_size=batch))
+    tickets, reinits, repelled, repelled_reinits = lab.arms(
+        setup.specs("imp", batch_size=batch), setup.specs("reinit", batch_size=batch),
+        setup.specs("imp", repel=setup.repel, batch_size=batch),
+        setup.specs("reinit", repel=setup.repel, batch_size=batch))
 
     low = rounds_at_or_below(tickets[0], setup.low_density)
     accuracy = lambda runs: mean_over_rounds(runs, low)  # noqa: E731

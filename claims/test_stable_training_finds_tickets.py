@@ -21,8 +21,7 @@ CLAIM = CLAIMS["stable-training-finds-tickets"]
 def test_stable_training_finds_tickets(lab, setup, conclude):
     arms, advantage, lii = {}, {}, {}
     for batch in (setup.small_batch, setup.large_batch):
-        tickets = lab.runs(setup.specs("imp", batch_size=batch))
-        reinits = lab.runs(setup.specs("reinit", batch_size=batch))
+        tickets, reinits = lab.arms(setup.specs("imp", batch_size=batch), setup.specs("reinit", batch_size=batch))
         arms[f"IMP batch {batch}"], arms[f"reinit batch {batch}"] = tickets, reinits
         low = rounds_at_or_below(tickets[0], setup.low_density)
         advantage[batch] = mean_over_rounds(tickets, low) - mean_over_rounds(reinits, low)

@@ -16,9 +16,9 @@ CLAIM = CLAIMS["tickets-retrain-to-similar-regions"]
 
 @pytest.mark.claim(CLAIM.id)
 def test_tickets_retrain_to_similar_regions(lab, setup, conclude):
-    stable = lab.runs(setup.specs("imp", batch_size=setup.large_batch))
-    stable_reinit = lab.runs(setup.specs("reinit", batch_size=setup.large_batch))
-    unstable = lab.runs(setup.specs("imp", batch_size=setup.small_batch))
+    stable, stable_reinit, unstable = lab.arms(setup.specs("imp", batch_size=setup.large_batch),
+                                               setup.specs("reinit", batch_size=setup.large_batch),
+                                               setup.specs("imp", batch_size=setup.small_batch))
 
     d_stable = mean_successive_distance(stable)
     d_reinit = mean_successive_distance(stable_reinit)

@@ -18,8 +18,8 @@ CLAIM = CLAIMS["weights-grow-away-from-zero"]
 
 @pytest.mark.claim(CLAIM.id)
 def test_weights_grow_away_from_zero(lab, setup, conclude):
-    tickets = lab.runs(setup.specs("imp", batch_size=setup.large_batch))
-    reinits = lab.runs(setup.specs("reinit", batch_size=setup.large_batch))
+    tickets, reinits = lab.arms(setup.specs("imp", batch_size=setup.large_batch),
+                                setup.specs("reinit", batch_size=setup.large_batch))
 
     thresholds = {"IMP": np.stack([own_thresholds(r) for r in tickets]),
                   "random reinit": np.stack([own_thresholds(r) for r in reinits])}

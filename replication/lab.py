@@ -45,13 +45,20 @@ class Lab:
         return self._data[name]
 
     def runs(self, specs: list[ExperimentSpec]) -> list[Run]:
+        return self.arms(specs)[0]
+
+    def arms(self, *arms: list[ExperimentSpec]) -> list[list[Run]]:
+        """Runs for several arms at once, so that arms which train alike (IMP and its
+        reinitialization, say) are computed together as one population."""
+        specs = [s for arm in arms for s in arm]
         if not self.train:
             missing = [s for s in specs if not self.store.is_complete(s)]
             if missing:
                 raise MissingRuns(f"{len(missing)} run(s) missing from {self.store.root} "
                                   f"(first: {missing[0].hash()}); run the claims to compute them")
-        return run_experiments(specs, self.store, self.device, self.data(specs[0].train.dataset),
-                               progress=self.progress)
+        runs = dict(zip(specs, run_experiments(specs, self.store, self.device, self.data(specs[0].train.dataset),
+                                               progress=self.progress)))
+        return [[runs[s] for s in arm] for arm in arms]
 
     def figure_path(self, claim: Claim, name: str) -> Path:
         path = self.report_dir / self.scale / "figures" / f"{claim.id}-{name}.png"
