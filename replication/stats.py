@@ -130,9 +130,10 @@ def exceeds_zero(diffs: Sequence[float], margin: float, alpha: float = ALPHA,
     return decision
 
 
-def equivalent(a: Sequence[float], b: Sequence[float], margin: float, alpha: float = ALPHA) -> Decision:
+def equivalent(a: Sequence[float], b: Sequence[float], margin: float, alpha: float = ALPHA,
+               test: str = "paired TOST: A ≈ B") -> Decision:
     """TOST: is |mean(A − B)| < margin? SUPPORTED when both one-sided tests reject at α."""
-    test = f"paired TOST, margin ±{margin:g}"
+    test = f"{test} (margin ±{margin:g})"
     d = _clean(a) - _clean(b)
     n = len(d)
     if n < 2 or not np.all(np.isfinite(d)):

@@ -265,14 +265,14 @@ def test_setup_fixture_gives_the_claims_experiment_or_reports_not_run(pytester, 
     pytester.makepyfile(test_fake=HEADER + textwrap.dedent('''
         @pytest.mark.claim("random-reinit-fails")
         def test_has_setup(lab, setup, conclude):
-            assert setup.preset == "lenet-digits" and setup.seeds >= 2
+            assert setup.preset == "lenet-fashion-mnist" and setup.seeds >= 2
             conclude(CLAIMS["random-reinit-fails"], decision("SUPPORTED"))
 
         @pytest.mark.claim("warmup-helps-semistable")
         def test_has_none(lab, setup, conclude):
-            raise AssertionError("never reached: no smoke setup")
+            raise AssertionError("never reached: no small setup")
         '''))
-    result = run()
+    result = run("--scale", "small")
     result.assert_outcomes(passed=1, skipped=1, deselected=4)
-    verdicts = {r["claim"]: r["verdict"] for r in results(pytester)}
+    verdicts = {r["claim"]: r["verdict"] for r in results(pytester, "small")}
     assert verdicts == {"random-reinit-fails": "SUPPORTED", "warmup-helps-semistable": "NOT RUN"}

@@ -1,0 +1,75 @@
+"""The claim registry: every claim of PAPER.md is declared once, at every scale, and the
+paper-scale experiments are the paper's own (Table 1 presets, Fig. 1 batch sizes, 25 rounds)."""
+
+from __future__ import annotations
+
+import pytest
+
+from replication.presets import TABLE_1, preset
+from replication.registry import CLAIMS, SCALES, SETUPS, setup_for
+
+PAPER_IDS = ["stable-training-finds-tickets", "warmup-helps-semistable", "instability-predicts-tickets",
+             "repellence-removes-tickets", "attraction-rescues-unstable", "repel-previous-only-biphasic",
+             "tickets-retrain-to-similar-regions", "weights-grow-away-from-zero", "weight-decay-hurts-semistable",
+             "same-basin-only-at-medium-density", "random-reinit-fails"]
+FIG_1_BATCHES = {64, 128, 256, 512, 1024, 2048}
+
+
+def test_the_eleven_claims_in_the_papers_order():
+    assert [c.id for c in sorted(CLAIMS.values(), key=lambda c: c.number)] == PAPER_IDS
+    assert {c.id for c in CLAIMS.values() if c.core} == {
+        "stable-training-finds-tickets", "tickets-retrain-to-similar-regions", "random-reinit-fails"}
+
+
+@pytest.mark.parametrize("scale", ["smoke", "paper"])
+def test_every_claim_has_an_experiment(scale):
+    assert set(SETUPS[scale]) == set(CLAIMS)
+
+
+@pytest.mark.parametrize("claim_id", PAPER_IDS)
+def test_paper_scale_is_the_papers_experiment(claim_id):
+    setup = setup_for(claim_id, "paper")
+    assert setup.preset in TABLE_1 and setup.rounds == 25 and setup.seeds >= 3
+    batches = {b for b in (setup.small_batch, setup.large_batch, *setup.batch_sizes) if b}
+    assert batches <= FIG_1_BATCHES
+    spec = setup.specs("imp")[0]
+    assert spec.prune.rounds == 25 and spec.train.lr == TABLE_1[setup.preset].train.lr
+
+
+def test_paper_scale_roles_of_the_batch_sizes():
+    """Stable means 2048 (or 1024), unstable 128, semistable 512 (PAPER.md, 'The claims')."""
+    paper = SETUPS["paper"]
+    assert paper["stable-training-finds-tickets"].small_batch == 128
+    assert paper["stable-training-finds-tickets"].large_batch == 2048
+    assert paper["instability-predicts-tickets"].batch_sizes == (64, 128, 256, 512, 1024, 2048)
+    assert paper["instability-predicts-tickets"].instability_rounds == (5, 10, 15)
+    for claim_id in ("warmup-helps-semistable", "weight-decay-hurts-semistable"):
+        assert paper[claim_id].small_batch == 512
+    assert paper["warmup-helps-semistable"].warmup_epochs == 10  # PAPER.md: warm-up over the first 10 epochs
+    assert paper["repellence-removes-tickets"].repel == 2.0 and paper["repellence-removes-tickets"].large_batch == 2048
+    assert paper["attraction-rescues-unstable"].repel == -1.0 and paper["attraction-rescues-unstable"].small_batch == 128
+
+
+def test_weight_decay_claim_compares_table_1_decay_against_none():
+    setup = setup_for("weight-decay-hurts-semistable", "paper")
+    plain = setup.specs("imp", batch_size=512)[0]
+    decayed = setup.specs("imp", batch_size=512, weight_decay=setup.weight_decay)[0]
+    assert plain.train.weight_decay == 0.0
+    assert decayed.train.weight_decay == preset("resnet20-cifar10").train.weight_decay == 1e-5
+    assert plain.train.warmup_epochs == 0  # "batch 512, no warm-up"
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_all_specs_lists_every_arm_a_test_asks_for(scale):
+    for claim_id, setup in SETUPS[scale].items():
+        specs = setup.all_specs()
+        assert len(specs) == len(set(specs)), claim_id
+        if setup.warmup_epochs:
+            assert any(s.train.warmup_epochs == setup.warmup_epochs for s in specs)
+        if setup.weight_decay:
+            assert any(s.train.weight_decay == setup.weight_decay for s in specs)
+
+
+def test_unknown_scale_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown scale 'huge'"):
+        setup_for("random-reinit-fails", "huge")
