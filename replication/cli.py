@@ -7,21 +7,51 @@ ends as one line on stderr and exit code 2, before anything is written.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from .data import DataError, load_dataset
 from .registry import SCALES
-from .spec import CONTROLS, SpecError, PruneSpec
+from .presets import PRESETS
+from .spec import CONTROLS, SpecError, TrainSpec
 from .store import RunStore, StoreError
 
 USAGE_ERRORS = (SpecError, DataError, StoreError)
 DEFAULT_STORE = os.environ.get("REPLICATION_STORE", "runs")
+_EXAMPLE_TRAIN = PRESETS["resnet20-cifar10"].train  # gives every training setting's type
 
 
 class UsageError(Exception):
     pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the problem and where help is) and exit code 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"replication: error: {message}; see `{self.prog} --help`\n")
+
+
+def parse_setting(text: str) -> tuple[str, Any]:
+    """'momentum=0.8' -> ('momentum', 0.8): one training setting of the preset replaced (`--set`)."""
+    fields = {f.name: f for f in dataclasses.fields(TrainSpec)}
+    key, eq, raw = text.partition("=")
+    key = key.strip().replace("-", "_")
+    if not eq or not key or not raw.strip():
+        raise argparse.ArgumentTypeError(f"malformed setting {text!r}; use KEY=VALUE, e.g. --set momentum=0.8")
+    if key not in fields:
+        raise argparse.ArgumentTypeError(f"unknown training setting {key!r}; valid: {', '.join(fields)}")
+    kind = type(getattr(_EXAMPLE_TRAIN, key))
+    try:
+        value = {bool: lambda v: {"true": True, "false": False}[v.lower()],
+                 tuple: lambda v: tuple(int(x) for x in v.split(",") if x)}.get(kind, kind)(raw.strip())
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError(f"bad value {raw!r} for {key} (expected {kind.__name__}); "
+                                         f"e.g. --set {key}={getattr(_EXAMPLE_TRAIN, key)!r}") from None
+    return key, value
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -45,8 +75,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="replication", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="replication", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     imp = sub.add_parser("imp", help="run one IMP experiment (or a control) and print accuracy by density",
                          epilog="example: replication imp --preset lenet-digits --rounds 20 --seed 0-7 --control reinit",
                          formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -59,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--lr", type=float)
     imp.add_argument("--epochs", type=int)
     imp.add_argument("--warmup-epochs", type=int)
+    imp.add_argument("--prune-fraction", type=float, help="share of the surviving weights pruned per round")
+    imp.add_argument("--set", type=parse_setting, action="append", default=[], metavar="KEY=VALUE",
+                     help="replace any training setting of the preset, e.g. --set momentum=0.8 (repeatable)")
     _add_common(imp)
     sub.add_parser("presets", help="list the named settings")
     sub.add_parser("claims", help="list the paper's claims with their figures and the scales they run at")
@@ -82,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_data_dir(getattr(args, "data_dir", None))
+        if hasattr(args, "device"):
+            check_device(args.device)
         if args.command == "presets":
             return _presets()
         if args.command == "imp":
@@ -176,6 +212,12 @@ def _pytest_claims(args: argparse.Namespace) -> int:
     return 0 if code == 5 else code  # 5: nothing selected is not a failure of the harness
 
 
+def check_data_dir(folder: str | None) -> None:
+    if folder and not Path(folder).expanduser().is_dir():
+        raise UsageError(f"data folder {folder} does not exist; pass --data-dir (or set $REPLICATION_DATA) "
+                         f"to the folder that holds the datasets")
+
+
 def check_device(device: str) -> str:
     import torch
 
@@ -197,9 +239,10 @@ def _imp(args: argparse.Namespace) -> int:
 
     overrides = {k: v for k, v in {"batch_size": args.batch_size, "lr": args.lr, "epochs": args.epochs,
                                    "warmup_epochs": args.warmup_epochs}.items() if v is not None}
-    base = preset(args.preset, **overrides)
-    if args.rounds is not None:
-        base = base.with_(prune=PruneSpec(**{**base.prune.__dict__, "rounds": args.rounds}))
+    base = preset(args.preset, **{**dict(args.set), **overrides})
+    prune = {k: v for k, v in {"rounds": args.rounds, "fraction": args.prune_fraction}.items() if v is not None}
+    if prune:
+        base = base.with_(prune=dataclasses.replace(base.prune, **prune))
     device = check_device(args.device)
     data = load_dataset(base.train.dataset, args.data_dir).to(device)
     arms = ["imp"] + ([args.control] if args.control else [])

@@ -22,7 +22,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "imagenet")
+from .spec import DATASETS
 
 # The digits split is fixed so every machine trains on the same 1,437 images.
 DIGITS_TEST_FRACTION = 0.2

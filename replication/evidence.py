@@ -47,8 +47,8 @@ def accuracy(lab: Lab, claim: Claim, setup: Setup, arms: dict[str, list[Run]], n
     plot_by_density(values, densities[:width], path, "test accuracy (%)", f"{claim.id} ({lab.scale})")
     return {"tables": [{"title": "Test accuracy (%) by weights remaining", "markdown":
                         by_density_table(values, densities[:width])}],
-            "figures": [{"caption": f"Test accuracy against % of weights remaining (log axis); mean over seeds, "
-                                    f"band = min–max (as the paper's Fig. 1)", "path": relative(lab, path)}],
+            "figures": [{"caption": "Test accuracy against % of weights remaining (log axis); mean over seeds, "
+                                    "band = min–max (as the paper's Fig. 1)", "path": relative(lab, path)}],
             "configuration": configuration(setup, next(iter(arms.values()))),
             "differs": setup.differs}
 

@@ -50,6 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
     seeds = config.getoption("--seeds", None)
     if seeds is not None and seeds < 2:
         raise pytest.UsageError(f"--seeds must be at least 2 (the seed is the statistical unit), got {seeds}")
+    _check_folders(config)
     device = config.getoption("--device", "cpu")
     if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
         raise pytest.UsageError(f"unknown --device {device!r}; use cpu or cuda")
@@ -93,6 +94,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if "gpu" in item.keywords:
                 item.add_marker(pytest.mark.skip(reason=why))
+
+
+def _check_folders(config: pytest.Config) -> None:
+    """Bad folders are usage errors before any test runs, not failures an hour into a session."""
+    import os
+
+    from .store import RunStore, StoreError
+
+    data_dir = config.getoption("--data-dir", None)
+    if data_dir and not Path(data_dir).expanduser().is_dir():
+        raise pytest.UsageError(f"--data-dir {data_dir} does not exist; pass the folder that holds the datasets")
+    store = config.getoption("--store", None) or os.environ.get("REPLICATION_STORE")
+    if store is None:
+        return
+    if config.getoption("--no-train", False):
+        if not Path(store).expanduser().is_dir():
+            raise pytest.UsageError(f"--store {store} does not exist; --no-train only reads a store that holds runs")
+        return
+    try:
+        RunStore(store).check_can_write()
+    except StoreError as err:
+        raise pytest.UsageError(str(err)) from None
 
 
 @pytest.fixture(scope="session")

@@ -8,11 +8,11 @@ at some scale is still collected and reported, with the reason it is not run.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .presets import preset
-from .spec import ExperimentSpec, PruneSpec
+from .spec import ExperimentSpec
 
 SCALES = ("smoke", "small", "paper")
 

@@ -16,6 +16,8 @@ from typing import Any
 # Bump when the meaning of a stored result changes without any field changing.
 SPEC_VERSION = 1
 
+DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "imagenet")
+MODELS = ("lenet", "conv2", "conv4", "conv6", "resnet20", "vgg16", "resnet50")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "step", "cosine")
 INITS = ("kaiming_uniform", "kaiming_normal")
@@ -62,6 +64,8 @@ class TrainSpec:
 
     def __post_init__(self) -> None:
         _normalize_floats(self)
+        _require(self.dataset in DATASETS, f"unknown dataset {self.dataset!r}; use one of {', '.join(DATASETS)}")
+        _require(self.model in MODELS, f"unknown model {self.model!r}; use one of {', '.join(MODELS)}")
         _require(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}; pass a positive --epochs")
         _require(self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}; pass a positive --batch-size")
         _require(self.lr > 0, f"learning rate must be > 0, got {self.lr}; pass a positive --lr")

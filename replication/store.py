@@ -105,6 +105,16 @@ class RunStore:
             raise StoreError(f"run store {self.root} is not writable ({err.strerror}); "
                              f"pass --store DIR with a writable folder") from err
 
+    def check_can_write(self) -> None:
+        """Like check_writable, but creates nothing: the store, or the nearest existing folder it
+        would be created in, must be a folder that accepts files (checked before a session starts)."""
+        place = self.root.absolute()
+        while not place.exists():
+            place = place.parent
+        if not place.is_dir() or not os.access(place, os.W_OK | os.X_OK):
+            raise StoreError(f"run store {self.root} is not writable ({place} is not a writable folder); "
+                             f"pass --store DIR with a writable folder")
+
     def path(self, spec: ExperimentSpec) -> Path:
         return self.root / spec.hash()
 

@@ -1,6 +1,5 @@
 """Kill and resume: an IMP run killed with SIGKILL at any point resumes to bit-identical results."""
 
-import os
 import signal
 import subprocess
 import sys

@@ -241,18 +241,7 @@ def test_report_per_scale(pytester, run):
     assert not (pytester.path / "reports" / "smoke").exists()
 
 
-# -- usage errors and --no-report ----------------------------------------------------------------------
-
-@pytest.mark.parametrize("args, fragment", [(("--seeds", "1"), "--seeds must be at least 2"),
-                                            (("--device", "tpu"), "unknown --device")],
-                         ids=["one-seed", "tpu"])
-def test_usage_errors(pytester, run, args, fragment):
-    pytester.makepyfile(test_fake=concluding("random-reinit-fails", "SUPPORTED"))
-    result = run(*args)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert fragment in result.stderr.str()
-    assert not (pytester.path / "reports").exists()
-
+# -- --no-report (usage errors: test_bad_input.py) ----------------------------------------------------------------------
 
 def test_no_report_writes_nothing(pytester, run):
     pytester.makepyfile(test_fake=concluding("random-reinit-fails", "SUPPORTED"))
