@@ -30,6 +30,10 @@ class Claim:
     needs: str = ""  # the analysis still missing where no scale is calibrated
     second_margin: float | None = None  # for a claim's second part, in `second_unit`
     second_unit: str = ""
+    # The test of each part, in order: "superiority" (stats.beats / exceeds_zero), "equivalence" (TOST) or
+    # "trend". Parts after the first use second_margin where one is declared. tests/test_claim_statistics.py
+    # checks the claim module calls these and simulates each claim's error rates under its null.
+    rule: tuple[str, ...] = ("superiority",)
 
 
 @dataclass(frozen=True)
@@ -89,23 +93,27 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           "Fig. 1 (Conv-4: Fig. 12; ResNet-50: ImageNet table)",
           "ticket advantage over reinitialization at low densities, large batch minus small batch; "
           "and LII of the small batch minus the large batch",
-          margin=1.0, unit="points of accuracy", core=True, second_margin=2.0, second_unit="points of test error"),
+          margin=1.0, unit="points of accuracy", core=True, second_margin=2.0, second_unit="points of test error",
+          rule=("superiority", "superiority")),
     Claim(2, "warmup-helps-semistable",
           "A 10-epoch learning-rate warm-up improves IMP near the semistable batch size and makes little "
           "difference once training is fully stable.",
           "Fig. 1", "IMP accuracy with minus without warm-up, semistable and stable batch",
-          margin=0.5, unit="points of accuracy", needs="a warm-up × batch-size sweep calibrated to a semistable regime"),
+          margin=0.5, unit="points of accuracy", needs="a warm-up × batch-size sweep calibrated to a semistable regime",
+          rule=("superiority", "equivalence")),
     Claim(3, "instability-predicts-tickets",
           "The linear interpolation instability of IMP's subnetworks falls as the batch size grows, and IMP finds "
           "winning tickets only where it is low.",
           "Fig. 2", "per-seed rank correlation of LII (falling) and ticket advantage (rising) with batch size",
-          margin=0.5, unit="Spearman ρ", needs="a calibrated sweep at this scale"),
+          margin=0.5, unit="Spearman ρ", needs="a calibrated sweep at this scale",
+          rule=("trend", "trend")),
     Claim(4, "repellence-removes-tickets",
           "Stable IMP trained with the repellent loss (λ = 2) falls to the level of random reinitialization, "
           "while reinitialization itself is not noticeably affected by the same loss.",
           "Fig. 3 left (Conv-4: Fig. 13, LeNet: Fig. 14)",
           "equivalence of repelled IMP and reinitialization; of repelled and plain reinitialization",
-          margin=1.0, unit="points of accuracy", needs="a calibrated setup at this scale"),
+          margin=1.0, unit="points of accuracy", needs="a calibrated setup at this scale",
+          rule=("equivalence", "equivalence")),
     Claim(5, "attraction-rescues-unstable",
           "With the attractive loss (λ = −1), small-batch IMP finds tickets, though not as good as rewinding.",
           "Fig. 3 right", "attracted IMP minus plain IMP at low densities, small batch",
@@ -120,20 +128,23 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           "batches, and for random reinitializations, successive solutions are nearly orthogonal.",
           "Fig. 4 (also 9–11, 18, 21)",
           "successive-round angular distance, reinitialization minus IMP; and small-batch IMP minus large-batch IMP",
-          margin=0.2, unit="angular distance", core=True, second_margin=0.05, second_unit="angular distance"),
+          margin=0.2, unit="angular distance", core=True, second_margin=0.05, second_unit="angular distance",
+          rule=("superiority", "superiority")),
     Claim(8, "weights-grow-away-from-zero",
           "Under stable IMP the surviving weights become bimodal and the pruning threshold rises above that of "
           "random reinitialization; in the semistable setting it rises and later collapses.",
           "Fig. 5, 6", "log ratio of the pruning threshold, IMP over reinitialization, at late rounds; "
           "bimodality coefficient of the surviving weights, IMP minus reinitialization",
           margin=0.1, unit="log threshold ratio", second_margin=0.05, second_unit="bimodality coefficient",
-          needs="the semistable rise-and-collapse part (a semistable setting)"),
+          needs="the semistable rise-and-collapse part (a semistable setting)",
+          rule=("superiority", "superiority")),
     Claim(9, "weight-decay-hurts-semistable",
           "Without weight decay (semistable batch, no warm-up) the pruning threshold grows faster and collapses "
           "later, giving a longer high-accuracy plateau.",
           "Fig. 7", "accuracy at low densities, and the pruning threshold, without over with weight decay",
           margin=0.5, unit="points of accuracy", second_margin=0.1, second_unit="log threshold ratio",
-          needs="a semistable setting with weight decay on and off"),
+          needs="a semistable setting with weight decay on and off",
+          rule=("superiority", "superiority")),
     Claim(10, "same-basin-only-at-medium-density",
           "Between successive stable rounds the error barrier is near zero at medium densities but not at very "
           "high or very low densities; the angular distances stay far below those of reinitializations.",

@@ -162,12 +162,13 @@ def trend(levels: Sequence[float], values: np.ndarray, margin: float, alpha: flo
     values = np.asarray(values, dtype=float)
     if values.ndim != 2 or values.shape[1] != len(levels) or len(levels) < 3:
         return error("trend", f"need seeds × ≥3 levels, got shape {values.shape}")
-    rhos = []
-    for row in values:
-        if np.ptp(row) == 0:
-            rhos.append(0.0)
-        else:
-            rhos.append(float(sps.spearmanr(levels, row).statistic))
+    # Spearman ρ per seed = Pearson correlation of ranks (ties averaged, as scipy's spearmanr); a seed whose
+    # measure does not vary has ρ = 0.
+    x = sps.rankdata(np.asarray(levels, dtype=float))
+    y = sps.rankdata(values, axis=1)
+    x, y = x - x.mean(), y - y.mean(axis=1, keepdims=True)
+    norms = np.sqrt((x * x).sum() * (y * y).sum(axis=1))
+    rhos = np.divide(y @ x, norms, out=np.zeros(len(y)), where=norms > 0).tolist()
     return exceeds_zero(rhos, margin, alpha, test=f"per-seed Spearman ρ over {len(levels)} levels, one-sided t on ρ")
 
 

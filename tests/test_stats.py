@@ -356,3 +356,14 @@ def test_combine_of_real_decisions():
     assert both.verdict == REFUTED and tiny.test in both.reason
     assert stats.combine([good, good]).verdict == SUPPORTED
     assert stats.combine([good, stats.error("x", "broke")]).verdict == ERROR
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(3, 7).flatmap(lambda k: st.lists(st.lists(st.integers(0, 3), min_size=k, max_size=k),
+                                                      min_size=2, max_size=6)))
+def test_trend_rho_is_scipys_spearman_with_ties(rows):
+    """The vectorized per-seed ρ equals scipy's spearmanr (ties averaged); a constant seed counts as ρ = 0."""
+    values = np.array(rows, dtype=float)
+    levels = list(range(values.shape[1]))
+    expected = [0.0 if np.ptp(r) == 0 else sps.spearmanr(levels, r).statistic for r in values]
+    assert np.allclose(stats.trend(levels, values, 0.5).per_seed, expected)

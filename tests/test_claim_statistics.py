@@ -1,0 +1,113 @@
+"""Each claim's own decision rule, simulated: its parts (Claim.rule), its margins and its seed count at every
+scale it runs at. Under the claim's null it says SUPPORTED at most at rate α, and when the claimed effect is
+real (exactly at the margin) it says REFUTED at most at rate α, within simulation error.
+
+A part's null is the boundary of what it claims: no advantage (superiority), a difference of exactly the
+margin (equivalence), no trend (trend). A combined claim is tested with one part at its null and the others
+clearly true, for each part in turn: the worst case of the intersection-union rule.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from replication import stats
+from replication.registry import CLAIMS, SETUPS
+from replication.stats import ALPHA, REFUTED, SUPPORTED
+
+REPS = 1000
+LIMIT = ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / REPS)
+CALLS = {"beats": "superiority", "exceeds_zero": "superiority", "equivalent": "equivalence", "trend": "trend"}
+CASES = [(claim_id, scale) for scale, setups in SETUPS.items() for claim_id in setups]
+
+
+def _margins(claim) -> list[float]:
+    return [claim.margin] + [claim.second_margin or claim.margin] * (len(claim.rule) - 1)
+
+
+def _levels(claim_id: str, scale: str) -> int:
+    return len(SETUPS[scale][claim_id].batch_sizes) or 4
+
+
+@functools.lru_cache(maxsize=None)
+def _trend_noise(levels: int, rho: float) -> float:
+    """The noise sd around a linear rise over `levels` whose expected Spearman ρ is `rho` (by bisection)."""
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((4000, levels))
+    ranks = np.arange(levels, dtype=float)
+
+    def expected_rho(sd: float) -> float:
+        ranks_of = np.argsort(np.argsort(ranks + sd * base, axis=1), axis=1) - (levels - 1) / 2
+        centred = ranks - (levels - 1) / 2
+        return float(np.mean(ranks_of @ centred / (centred @ centred)))  # no ties in continuous draws
+
+    low, high = 0.01, 100.0
+    for _ in range(40):
+        mid = math.sqrt(low * high)
+        low, high = (mid, high) if expected_rho(mid) > rho else (low, mid)
+    return math.sqrt(low * high)
+
+
+def _part(kind: str, state: str, margin: float, n: int, levels: int, rng) -> stats.Decision:
+    """One simulated part: state is 'null' (the boundary), 'margin' (the claimed effect, exactly) or 'clear'."""
+    if kind == "superiority":
+        mean = {"null": 0.0, "margin": margin, "clear": 10 * margin}[state]
+        return stats.exceeds_zero(rng.normal(mean, 2 * margin, n), margin)
+    if kind == "equivalence":
+        b = rng.normal(0, 1, n)
+        shift, sd = {"null": (margin, 2 * margin), "margin": (0.0, 2 * margin), "clear": (0.0, 0.01 * margin)}[state]
+        return stats.equivalent(b + rng.normal(shift, sd, n), b, margin)
+    grid = list(range(levels))
+    if state == "null":
+        return stats.trend(grid, rng.normal(0, 1, (n, levels)), margin)
+    sd = 1e-6 if state == "clear" else _trend_noise(levels, margin)
+    return stats.trend(grid, np.arange(levels) + sd * rng.standard_normal((n, levels)), margin)
+
+
+@functools.lru_cache(maxsize=None)
+def _rate(rule: tuple[str, ...], margins: tuple[float, ...], n: int, levels: int, states: tuple[str, ...],
+          verdict: str) -> float:
+    rng = np.random.default_rng(zlib.crc32(repr((rule, margins, n, levels, states)).encode()))
+    hits = 0
+    for _ in range(REPS):
+        parts = [_part(k, s, m, n, levels, rng) for k, s, m in zip(rule, states, margins)]
+        hits += stats.combine(parts).verdict == verdict
+    return hits / REPS
+
+
+@pytest.fixture(autouse=True)
+def informational_fields_off(monkeypatch):
+    """The sign-flip p and the power estimate are printed beside each verdict but never decide it."""
+    monkeypatch.setattr(stats, "seeds_for_power", lambda *a, **k: None)
+    monkeypatch.setattr(stats, "sign_flip_p", lambda *a, **k: None)
+
+
+@pytest.mark.parametrize("claim_id", sorted(CLAIMS))
+def test_claim_module_calls_its_declared_rule(claim_id):
+    source = (Path(__file__).parents[1] / "claims" / f"test_{claim_id.replace('-', '_')}.py").read_text()
+    calls = re.findall(r"stats\.(beats|exceeds_zero|equivalent|trend)\(", source)
+    assert tuple(CALLS[c] for c in calls) == CLAIMS[claim_id].rule
+
+
+@pytest.mark.parametrize("claim_id, scale", CASES, ids=[f"{c}-{s}" for c, s in CASES])
+def test_supported_at_most_alpha_under_the_claims_null(claim_id, scale):
+    claim, n = CLAIMS[claim_id], SETUPS[scale][claim_id].seeds
+    for i in range(len(claim.rule)):
+        states = tuple("null" if j == i else "clear" for j in range(len(claim.rule)))
+        rate = _rate(claim.rule, tuple(_margins(claim)), n, _levels(claim_id, scale), states, SUPPORTED)
+        assert rate <= LIMIT, f"part {i + 1} at its null, n={n}: SUPPORTED in {rate:.1%} of {REPS}"
+
+
+@pytest.mark.parametrize("claim_id, scale", CASES, ids=[f"{c}-{s}" for c, s in CASES])
+def test_refuted_at_most_alpha_when_the_effect_is_real(claim_id, scale):
+    claim, n = CLAIMS[claim_id], SETUPS[scale][claim_id].seeds
+    states = ("margin",) * len(claim.rule)
+    rate = _rate(claim.rule, tuple(_margins(claim)), n, _levels(claim_id, scale), states, REFUTED)
+    assert rate <= LIMIT, f"every part exactly at its claimed effect, n={n}: REFUTED in {rate:.1%} of {REPS}"
