@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from replication.imp import run_experiment
-from replication.store import MARKER, RunStore
+from replication.store import MARKER, RunStore, load_run
 
 from conftest import tiny_spec
 
@@ -87,3 +87,15 @@ def test_torn_writes_are_recomputed(tmp_path, digits, reference):
     (round_dir / ".metrics.json.abc.tmp").write_text("{")  # an interrupted atomic write
     resumed = run_experiment(_spec(), store, data=digits)
     assert all(_same(a.trained, b.trained) for a, b in zip(resumed.rounds, reference.rounds))
+
+
+def test_two_processes_compute_bit_identical_runs(tmp_path, reference):
+    """Determinism: the same spec computed in another process (another interpreter, other hash seeds)
+    gives the same masks, weights and accuracies, bit for bit."""
+    child = _start(tmp_path)
+    assert child.wait(timeout=120) == 0
+    other = load_run(RunStore(tmp_path).path(_spec()))
+    assert other.complete and len(other.rounds) == len(reference.rounds)
+    for mine, them in zip(reference.rounds, other.rounds):
+        assert _same(mine.mask, them.mask) and _same(mine.trained, them.trained)
+        assert mine.metrics["test_acc"] == them.metrics["test_acc"]

@@ -312,3 +312,28 @@ def test_group_interrupted_between_members_resumes_bit_for_bit(digits, tmp_path)
     resumed = run_experiments(specs, store, data=digits)
     _assert_same_rounds(original[0], resumed[0])
     _assert_same_rounds(original[1], resumed[1])
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: max(1, path.stat().st_size // 3)])
+
+
+@pytest.mark.parametrize("damage", [_flip_byte, _truncate], ids=["altered", "truncated"])
+@pytest.mark.parametrize("name", ["trained.pt", "start.pt", "mask.pt", "metrics.json", MARKER])
+def test_any_damaged_round_file_is_recomputed_never_loaded(digits, tmp_path, monkeypatch, name, damage):
+    """Every file of a finished round (weights, mask, metrics, its marker), altered or truncated on disk:
+    the round is recomputed with a warning, and the run reads back identical."""
+    store = RunStore(tmp_path)
+    spec = tiny_spec(rounds=2, init_seed=6)
+    original = _snapshot(run_experiment(spec, store, data=digits))
+    damage(store.path(spec) / "round_001" / name)
+    calls = _counting_train(monkeypatch)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = run_experiment(spec, store, data=digits)
+    assert calls, "the damaged round was loaded instead of recomputed"
+    assert any("recomputed" in str(w.message) for w in caught), "the damage went unreported"
+    _assert_same_rounds(original, again)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the repaired store reads back cleanly
+        _assert_same_rounds(original, load_run(store.path(spec)))
