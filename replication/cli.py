@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from .data import DataError, load_dataset
+from .executors import EXECUTORS, ExecutorError, make_executor
 from .registry import SCALES
 from .presets import PRESETS
 from .spec import CONTROLS, SpecError, TrainSpec
 from .store import RunStore, StoreError
 
-USAGE_ERRORS = (SpecError, DataError, StoreError)
+USAGE_ERRORS = (SpecError, DataError, StoreError, ExecutorError)
 DEFAULT_STORE = os.environ.get("REPLICATION_STORE", "runs")
 _EXAMPLE_TRAIN = PRESETS["resnet20-cifar10"].train  # gives every training setting's type
 
@@ -74,6 +75,14 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=os.environ.get("REPLICATION_DATA"), help="where datasets live")
 
 
+def _add_executor(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--executor", default="inprocess", choices=EXECUTORS,
+                   help="inprocess (default) or ray: one Ray task per seed and arm family")
+    p.add_argument("--ray-address", help="join this Ray cluster (default: start a local one)")
+    p.add_argument("--cpus-per-task", type=float, default=1.0, help="CPUs each Ray task asks for (default 1)")
+    p.add_argument("--gpus-per-task", type=float, help="GPUs each Ray task asks for (default: 1 with cuda, else 0)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="replication", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -93,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--set", type=parse_setting, action="append", default=[], metavar="KEY=VALUE",
                      help="replace any training setting of the preset, e.g. --set momentum=0.8 (repeatable)")
     _add_common(imp)
+    _add_executor(imp)
     sub.add_parser("presets", help="list the named settings")
     sub.add_parser("claims", help="list the paper's claims with their figures and the scales they run at")
     run = sub.add_parser("run", help="run claims (the same code path as pytest) and write the report",
@@ -101,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scale", default="smoke", choices=SCALES)
     run.add_argument("--seeds", type=int, help="override every claim's number of seeds")
     _add_common(run)
+    _add_executor(run)
     status = sub.add_parser("status", help="what is stored, finished, partial or missing for a scale",
                             epilog="example: replication status --scale smoke --store runs")
     status.add_argument("--scale", default="smoke", choices=SCALES)
@@ -118,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         check_data_dir(getattr(args, "data_dir", None))
         if hasattr(args, "device"):
             check_device(args.device)
+        if hasattr(args, "executor"):
+            args.executor_object = make_executor(args.executor, args.ray_address, args.device, args.cpus_per_task,
+                                                 args.gpus_per_task)
         if args.command == "presets":
             return _presets()
         if args.command == "imp":
@@ -203,6 +217,9 @@ def _pytest_claims(args: argparse.Namespace) -> int:
     else:
         if args.seeds is not None:
             argv += ["--seeds", str(args.seeds)]
+        argv += ["--executor", args.executor, "--cpus-per-task", str(args.cpus_per_task)]
+        argv += ["--ray-address", args.ray_address] if args.ray_address else []
+        argv += ["--gpus-per-task", str(args.gpus_per_task)] if args.gpus_per_task is not None else []
         if args.claim != ["all"]:
             unknown = [c for c in args.claim if c not in CLAIMS]
             if unknown:
@@ -233,7 +250,6 @@ def check_device(device: str) -> str:
 
 
 def _imp(args: argparse.Namespace) -> int:
-    from .imp import run_experiments
     from .presets import preset
     from .analyses import accuracy_by_density
 
@@ -254,7 +270,7 @@ def _imp(args: argparse.Namespace) -> int:
     store.check_writable()
     progress = _progress_printer(sum(len(v) for v in specs.values()) * (base.prune.rounds + 1))
     flat = [s for ss in specs.values() for s in ss]  # all seeds and arms at once: they train stacked
-    computed = dict(zip(flat, run_experiments(flat, store, device, data, progress=progress)))
+    computed = dict(zip(flat, args.executor_object.runs(flat, store, device, args.data_dir, data, progress=progress)))
     runs = {arm: [computed[s] for s in ss] for arm, ss in specs.items()}
     progress.close()
     print(accuracy_by_density(runs))

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .data import TensorData, load_dataset
-from .imp import Progress, run_experiments
+from .executors import Executor, InProcess
+from .imp import Progress
 from .registry import Claim, Setup, setup_for
 from .spec import ExperimentSpec
 from .store import Run, RunStore
@@ -31,6 +32,7 @@ class Lab:
     train: bool = True  # False: only read the store (rebuilding a report)
     report_dir: Path = Path("reports")
     progress: Progress | None = None
+    executor: Executor = field(default_factory=InProcess)  # or RayExecutor: where the runs are computed
     _data: dict[str, TensorData] = field(default_factory=dict)
 
     def setup(self, claim: Claim) -> Setup | None:
@@ -56,8 +58,9 @@ class Lab:
             if missing:
                 raise MissingRuns(f"{len(missing)} run(s) missing from {self.store.root} "
                                   f"(first: {missing[0].hash()}); run the claims to compute them")
-        runs = dict(zip(specs, run_experiments(specs, self.store, self.device, self.data(specs[0].train.dataset),
-                                               progress=self.progress)))
+        data = self.data(specs[0].train.dataset)
+        runs = dict(zip(specs, self.executor.runs(specs, self.store, self.device, self.data_dir, data,
+                                                  progress=self.progress)))
         return [[runs[s] for s in arm] for arm in arms]
 
     def figure_path(self, claim: Claim, name: str) -> Path:

@@ -36,6 +36,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--report-dir", default="reports", help="where REPORT.md goes (default: reports/)")
     group.addoption("--no-train", action="store_true", help="only read stored runs (rebuild the report)")
     group.addoption("--no-report", action="store_true", help="do not write the report")
+    group.addoption("--executor", default="inprocess", choices=("inprocess", "ray"),
+                    help="where runs are computed: inprocess (default) or ray (one task per seed and arm family)")
+    group.addoption("--ray-address", default=None, help="join this Ray cluster (default: start a local one)")
+    group.addoption("--cpus-per-task", type=float, default=1.0, help="CPUs each Ray task asks for (default 1)")
+    group.addoption("--gpus-per-task", type=float, default=None,
+                    help="GPUs each Ray task asks for (default: 1 with --device cuda, else 0)")
     group.addoption("--update-readme", action="store_true",
                     help="also copy the summary table into README.md (between its smoke-summary markers)")
 
@@ -59,6 +65,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
         if not torch.cuda.is_available():
             raise pytest.UsageError("--device cuda asked for, but no CUDA GPU is available; use --device cpu")
+    config.stash[EXECUTOR] = _executor(config)
     config.pluginmanager.register(_Recorder(config), "replication-recorder")
 
 
@@ -96,6 +103,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.skip(reason=why))
 
 
+EXECUTOR = pytest.StashKey[Any]()
+
+
+def _executor(config: pytest.Config):
+    from .executors import ExecutorError, make_executor
+
+    try:
+        return make_executor(config.getoption("--executor", "inprocess"), config.getoption("--ray-address", None),
+                             config.getoption("--device", "cpu"), config.getoption("--cpus-per-task", 1.0),
+                             config.getoption("--gpus-per-task", None))
+    except ExecutorError as err:
+        raise pytest.UsageError(str(err)) from None
+
+
 def _check_folders(config: pytest.Config) -> None:
     """Bad folders are usage errors before any test runs, not failures an hour into a session."""
     import os
@@ -130,7 +151,8 @@ def lab(request: pytest.FixtureRequest):
     return Lab(scale="smoke", store=store, device=config.getoption("--device"),
                data_dir=config.getoption("--data-dir") or os.environ.get("REPLICATION_DATA"),
                seeds=config.getoption("--seeds"), train=not config.getoption("--no-train"),
-               report_dir=Path(config.getoption("--report-dir")), progress=_round_printer(config))
+               report_dir=Path(config.getoption("--report-dir")), progress=_round_printer(config),
+               executor=config.stash[EXECUTOR])
 
 
 def _round_printer(config: pytest.Config):

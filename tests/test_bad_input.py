@@ -48,6 +48,8 @@ CLI = [
     (["run", "all", "--scale", "huge"], "invalid choice: 'huge'"),
     (["status", "--scale", "smoke", "--device", "cuda:0"], "no CUDA GPU"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["imp", "--preset", "lenet-digits", "--executor", "dask"], "invalid choice: 'dask'"),
+    (["run", "all", "--ray-address", "10.0.0.1:6379"], "--ray-address needs --executor ray"),
 ]
 PYTEST = [
     (["--scale", "huge"], "invalid choice: 'huge'"),
@@ -58,6 +60,8 @@ PYTEST = [
     (["--data-dir", MISSING], "does not exist; pass the folder that holds the datasets"),
     (["--store", BLOCKED], "is not writable"),
     (["--no-train", "--store", MISSING], "--no-train only reads a store that holds runs"),
+    (["--executor", "dask"], "invalid choice: 'dask'"),
+    (["--ray-address", "10.0.0.1:6379"], "--ray-address needs --executor ray"),
 ]
 LENET = preset("lenet-digits")
 SPECS = [

@@ -1,0 +1,145 @@
+"""Executors: where the experiments a claim or command asks for are computed.
+
+- `InProcess` (the default) computes them here, the seeds and arms that train
+  alike stacked as one population (what CPU smoke runs and unit tests use).
+- `RayExecutor` hands them to Ray, one task per family (an IMP run and the
+  controls that read its masks round by round), each task asking for its share
+  of CPUs and GPUs. `ray.init()` starts a local cluster when no address is given.
+
+Either way results land in the run store keyed by spec hash, written atomically
+under the run's lock: a task that runs twice, or a worker that dies, costs time
+but never corrupts or duplicates a result. The store must be a folder every
+worker sees (a shared filesystem on a multi-machine cluster), and the workers
+need this package installed. Analyses that train (the second copies behind the
+instability measure) run in the driver.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Protocol
+
+from .data import TensorData
+from .imp import Progress, n_rounds, run_experiments
+from .spec import ExperimentSpec
+from .store import Run, RunStore
+
+EXECUTORS = ("inprocess", "ray")
+RAY_INSTALL = "pip install -e '.[ray]'"
+
+
+class ExecutorError(RuntimeError):
+    """An executor cannot start (Ray missing, a cluster out of reach); the message says how to fix it."""
+
+
+class Executor(Protocol):
+    def runs(self, specs: list[ExperimentSpec], store: RunStore, device: str, data_dir: str | None,
+             data: TensorData | None = None, progress: Progress | None = None) -> list[Run]: ...
+
+
+@dataclass(frozen=True)
+class InProcess:
+    def runs(self, specs, store, device, data_dir, data=None, progress=None) -> list[Run]:
+        return run_experiments(specs, store, device, data, data_dir, progress=progress)
+
+
+def families(specs: list[ExperimentSpec]) -> list[list[ExperimentSpec]]:
+    """Specs grouped by the IMP run whose masks they need (a control cannot run ahead of its parent)."""
+    out: dict[ExperimentSpec, list[ExperimentSpec]] = {}
+    for spec in dict.fromkeys(specs):
+        out.setdefault(spec.imp_parent(), []).append(spec)
+    return list(out.values())
+
+
+def _compute_family(specs: list[ExperimentSpec], store_root: str, device: str, data_dir: str | None) -> list[str]:
+    """The Ray task: compute (or resume, or just load) one family in the worker; return the hashes."""
+    run_experiments(specs, RunStore(store_root), device, data_dir=data_dir)
+    return [s.hash() for s in specs]
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise ExecutorError(f"the Ray executor needs Ray, which is not installed; {RAY_INSTALL}") from None
+    return ray
+
+
+@dataclass(frozen=True)
+class RayExecutor:
+    address: str | None = None  # None: start a local cluster
+    cpus_per_task: float = 1.0
+    gpus_per_task: float = 0.0
+    max_retries: int = 3  # a task whose worker dies is retried; it resumes from the store
+
+    def connect(self):
+        ray = import_ray()
+        if not ray.is_initialized():
+            try:
+                ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                         configure_logging=False)
+            except (ConnectionError, RuntimeError, ValueError) as err:
+                where = f"the Ray cluster at {self.address}" if self.address else "a local Ray cluster"
+                raise ExecutorError(f"cannot start or reach {where} ({err}); check `ray status`, "
+                                    f"or leave out --ray-address to start a local one") from None
+        return ray
+
+    def runs(self, specs, store, device, data_dir, data=None, progress=None) -> list[Run]:
+        todo = [f for f in families(specs) if not all(store.is_complete(s) for s in f)]
+        if todo:
+            self._compute(todo, store, device, data_dir, progress)
+        return run_experiments(specs, store, device, data, data_dir)  # all finished now: this only loads
+
+    def _compute(self, todo: list[list[ExperimentSpec]], store: RunStore, device: str, data_dir: str | None,
+                 progress: Progress | None) -> None:
+        ray = self.connect()
+        task = ray.remote(_compute_family).options(num_cpus=self.cpus_per_task, num_gpus=self.gpus_per_task,
+                                                   max_retries=self.max_retries)
+        root = str(store.root.absolute())
+        pending = {task.remote(family, root, device, data_dir): family for family in todo}
+        bar = _bar(len(pending))
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            family = pending.pop(done[0])
+            ray.get(done[0])  # re-raises the worker's exception, with its traceback
+            _report(family, store, progress)
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+
+
+def _report(family: list[ExperimentSpec], store: RunStore, progress: Progress | None) -> None:
+    """Replay a finished family's rounds to the progress callback (Ray reports per task, not per round)."""
+    if progress is None:
+        return
+    for spec in family:
+        run = store.load_complete(spec)
+        for record in run.rounds if run else []:
+            progress(spec, record.index, n_rounds(spec), record.metrics)
+
+
+def _bar(total: int):
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="task", desc="ray", file=sys.stderr)
+
+
+def make_executor(name: str, address: str | None = None, device: str = "cpu", cpus_per_task: float = 1.0,
+                  gpus_per_task: float | None = None) -> Executor:
+    """The executor a user asked for, checked before any work starts (a one-line error otherwise)."""
+    if name not in EXECUTORS:
+        raise ExecutorError(f"unknown executor {name!r}; use one of {', '.join(EXECUTORS)}")
+    if name == "inprocess":
+        if address:
+            raise ExecutorError("--ray-address needs --executor ray")
+        return InProcess()
+    import_ray()
+    if gpus_per_task is None:
+        gpus_per_task = 1.0 if device.startswith("cuda") else 0.0
+    if cpus_per_task <= 0 or gpus_per_task < 0:
+        raise ExecutorError(f"a task needs > 0 CPUs and >= 0 GPUs, got {cpus_per_task} and {gpus_per_task}")
+    return RayExecutor(address, cpus_per_task, gpus_per_task)
