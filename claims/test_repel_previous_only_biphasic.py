@@ -23,7 +23,8 @@ def checkerboard(run) -> float:
 
 @pytest.mark.claim(CLAIM.id)
 def test_repel_previous_only_biphasic(lab, setup, conclude):
-    repelled = lab.runs(setup.specs("imp", repel=setup.repel, previous_only=True, batch_size=setup.large_batch))
+    repelled = lab.runs(setup.specs("imp", repel=setup.repel, previous_only=setup.previous_only,
+                                          batch_size=setup.large_batch))
 
     effect = np.array([checkerboard(run) for run in repelled])
     decision = stats.exceeds_zero(effect, CLAIM.margin,

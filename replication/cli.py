@@ -179,7 +179,7 @@ def _status(args: argparse.Namespace) -> int:
     store = RunStore(args.store)
     if store.root.exists() and not os.access(store.root, os.R_OK):
         raise StoreError(f"run store {store.root} is not readable; pass --store DIR")
-    print(f"store {store.root}, scale {args.scale}")
+    print(f"store {store.root}, scale {args.scale} (runs: every arm a claim may ask for, an upper bound)")
     for claim_id, setup in SETUPS[args.scale].items():
         specs = list(dict.fromkeys(setup.all_specs()))
         done_rounds, finished, seconds = 0, 0, []

@@ -68,6 +68,8 @@ def test_all_specs_lists_every_arm_a_test_asks_for(scale):
             assert any(s.train.warmup_epochs == setup.warmup_epochs for s in specs)
         if setup.weight_decay:
             assert any(s.train.weight_decay == setup.weight_decay for s in specs)
+        if setup.previous_only:
+            assert any(s.repel_previous_only and s.repel_lambda == setup.repel for s in specs)
 
 
 def test_unknown_scale_is_a_clear_error():
