@@ -103,10 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="replace any training setting of the preset, e.g. --set momentum=0.8 (repeatable)")
     _add_common(imp)
     _add_executor(imp)
-    sub.add_parser("presets", help="list the named settings")
-    sub.add_parser("claims", help="list the paper's claims with their figures and the scales they run at")
+    sub.add_parser("presets", help="list the named settings", epilog="example: replication presets")
+    sub.add_parser("claims", help="list the paper's claims with their figures and the scales they run at",
+                   epilog="example: replication claims")
     run = sub.add_parser("run", help="run claims (the same code path as pytest) and write the report",
-                         epilog="example: replication run random-reinit-fails --scale smoke")
+                         epilog="examples: replication run random-reinit-fails --scale smoke\n"
+                                "          replication run all --scale paper --device cuda --executor ray",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("claim", nargs="+", help="claim ids (see `replication claims`), or 'all'")
     run.add_argument("--scale", default="smoke", choices=SCALES)
     run.add_argument("--seeds", type=int, help="override every claim's number of seeds")

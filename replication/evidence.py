@@ -31,8 +31,14 @@ def configuration(setup: Setup, runs: list[Run]) -> str:
             f"{t.epochs} epochs, batch {t.batch_size}, weight decay {t.weight_decay:g}, "
             f"warm-up {t.warmup_epochs} epochs, {t.init} init; IMP prunes {p.fraction:.0%} of the surviving "
             f"weights per round globally, {p.rounds} rounds, reset to {p.reset}; {setup.seeds} seeds.")
-    if setup.small_batch:
-        text += f" Batch sizes compared: {setup.small_batch} (unstable) and {setup.large_batch} (stable)."
+    small, large = setup.small_batch, setup.large_batch
+    if setup.warmup_epochs:
+        text += (f" Arms: with and without a {setup.warmup_epochs}-epoch warm-up, at batch {small} (semistable) "
+                 f"and {large} (stable).")
+    elif setup.weight_decay:
+        text += f" Arms: weight decay {setup.weight_decay:g} against none, at batch {small} (semistable)."
+    elif small and large:
+        text += f" Batch sizes compared: {small} (unstable) and {large} (stable)."
     return text
 
 
