@@ -185,10 +185,11 @@ def _status(args: argparse.Namespace) -> int:
     print(f"store {store.root}, scale {args.scale} (runs: every arm a claim may ask for, an upper bound)")
     for claim_id, setup in SETUPS[args.scale].items():
         specs = list(dict.fromkeys(setup.all_specs()))
-        done_rounds, finished, seconds = 0, 0, []
+        done_rounds, finished, running, seconds = 0, 0, 0, []
         for spec in specs:
             folder = store.path(spec)
-            finished += (folder / "COMPLETE.json").is_file()
+            finished += store.is_complete(spec)
+            running += not store.is_complete(spec) and store.is_running(spec)
             for metrics in sorted(folder.glob("round_*/metrics.json")):
                 done_rounds += 1
                 seconds.append(json.loads(metrics.read_text()).get("seconds", 0.0))
@@ -197,6 +198,7 @@ def _status(args: argparse.Namespace) -> int:
         per_round = sum(seconds) / len(seconds) if seconds else None
         cost = "unknown (nothing stored yet)" if per_round is None else f"~{left * per_round / 60:.1f} min"
         print(f"{CLAIMS[claim_id].number:>2} {claim_id:36s} runs {finished}/{len(specs)} finished, "
+              f"{running} running, {len(specs) - finished - running} missing or partial; "
               f"rounds {done_rounds}/{total}, remaining {cost}")
     return 0
 

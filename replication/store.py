@@ -121,6 +121,19 @@ class RunStore:
     def is_complete(self, spec: ExperimentSpec) -> bool:
         return (self.path(spec) / MARKER).is_file()
 
+    def is_running(self, spec: ExperimentSpec) -> bool:
+        """Whether some process holds the run's lock now (computing it, or waiting to reuse it)."""
+        lock = self.path(spec) / ".lock"
+        if not lock.is_file():
+            return False
+        with open(lock, "rb") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return False
+
     @contextlib.contextmanager
     def lock(self, spec: ExperimentSpec) -> Iterator[None]:
         """Exclusive while computing: a second process asking for the same run waits, then reuses."""

@@ -95,3 +95,21 @@ def test_tiny_run_prints_a_table_and_the_run_folder(env, capsys):
     assert sorted(p.name for p in env.iterdir() if not p.name.startswith(".")) == sorted(
         [folder.name, Path(imp_line.split(": ", 1)[1]).name])
     assert "round 1/1" in err  # progress goes to stderr, one line per round off a terminal
+
+
+def test_status_counts_finished_running_and_missing_runs(env, capsys, monkeypatch, digits):
+    from replication import registry
+    from replication.imp import run_experiments
+    from replication.store import RunStore
+
+    tiny = registry.Setup("lenet-digits", seeds=2, rounds=1,
+                          overrides=(("epochs", 1), ("model_args", (("widths", (16, 8)),))))
+    monkeypatch.setitem(registry.SETUPS, "smoke", {"random-reinit-fails": tiny})
+    store = RunStore(env)
+    imp, reinit = tiny.specs("imp"), tiny.specs("reinit")
+    run_experiments([imp[0]], store, data=digits)
+    with store.lock(reinit[1]):  # another process is computing this one
+        assert store.is_running(reinit[1]) and not store.is_running(imp[0])
+        assert main(["status", "--scale", "smoke", "--store", str(env)]) == 0
+    out = capsys.readouterr().out
+    assert "runs 1/4 finished, 1 running, 2 missing or partial; rounds 2/8, remaining ~" in out
