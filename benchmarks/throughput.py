@@ -6,11 +6,13 @@ arithmetic does not depend on pixel values), Adam at 1.2e-3 as in Table 1:
 - plain: one model, DataLoader over a TensorDataset with shuffling, torch.optim.Adam,
   the mask multiplied into the weights after each step — the ordinary way;
 - engine: replication.population.train_population with K stacked members
-  (each with its own mask, data order and optimizer state).
+  (each with its own mask, data order and optimizer state), in fp32 and with the
+  opt-in bf16 autocast (TrainSpec.precision; fp32 master weights and optimizer).
 
-The two are interleaved and repeated; medians are reported, with the share of
-this machine's fp32 matmul peak (measured here too). The last line is
-`speedup_vs_plain_loop=<engine examples/s per model ÷ plain examples/s>`.
+The three are interleaved and repeated; medians are reported, with the share of
+this machine's fp32 and bf16 matmul peaks (measured here too). The last line is
+`speedup_vs_plain_loop=<engine examples/s per model ÷ plain examples/s>` for the
+engine's faster precision (the line before it says which; both ratios are printed).
 
     python benchmarks/throughput.py --quick     # under two minutes
     python benchmarks/throughput.py --resnet    # also ResNet-20 on CIFAR-shaped data
@@ -32,7 +34,7 @@ from replication.models import build_model
 from replication.population import Member, train_population
 from replication.spec import TrainSpec
 
-LENET_SPEC = dict(dataset="synthetic", model="lenet", epochs=1, batch_size=60, optimizer="adam", lr=1.2e-3,
+LENET_SPEC = dict(dataset="mnist", model="lenet", epochs=1, batch_size=60, optimizer="adam", lr=1.2e-3,
                   init="kaiming_uniform")
 
 
@@ -43,9 +45,9 @@ def synthetic(n: int, shape: tuple[int, ...], seed: int = 0) -> TensorData:
     return TensorData("synthetic", x, y, x[:1000], y[:1000], 10)
 
 
-def matmul_peak(seconds: float = 2.0, size: int = 1024) -> float:
-    """fp32 GFLOP/s of a square matmul, best of several timed bursts."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def matmul_peak(seconds: float = 2.0, size: int = 1024, dtype: torch.dtype = torch.float32) -> float:
+    """GFLOP/s of a square matmul, best of several timed bursts."""
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
     best, end = 0.0, time.perf_counter() + seconds
     while time.perf_counter() < end:
         tic = time.perf_counter()
@@ -85,14 +87,14 @@ def plain_epoch(data: TensorData, model_seed: int = 0, batch: int = 60) -> float
     return plain_loop(model, optimizer, data, batch, model_seed, half_pruned_mask(model))
 
 
-def engine_epoch(data: TensorData, members: int) -> float:
+def engine_epoch(data: TensorData, members: int, precision: str = "fp32") -> float:
     """One epoch of K stacked members; returns examples per second per model trained
     (K models × n examples / time), the figure to set against the plain loop's."""
     starts = []
     for seed in range(members):
         model = build_model("lenet", data.image_shape, 10, "kaiming_uniform", seed)
         starts.append(Member({k: v.clone() for k, v in model.state_dict().items()}, half_pruned_mask(model), seed))
-    spec = TrainSpec(**LENET_SPEC)
+    spec = TrainSpec(**LENET_SPEC, precision=precision)
     tic = time.perf_counter()
     train_population(starts, data, spec)
     return members * data.n_train / (time.perf_counter() - tic)
@@ -108,7 +110,7 @@ def resnet_numbers(repeats: int) -> None:
     from replication.training import train
 
     data = synthetic(128 * 8, (3, 32, 32))
-    spec = TrainSpec(dataset="synthetic", model="resnet20", epochs=1, batch_size=128, optimizer="sgd", lr=0.1,
+    spec = TrainSpec(dataset="cifar10", model="resnet20", epochs=1, batch_size=128, optimizer="sgd", lr=0.1,
                      init="kaiming_normal", augment=True, weight_decay=1e-5)
     plain, engine = [], []
     for r in range(repeats):
@@ -134,23 +136,30 @@ def main() -> None:
     repeats = args.repeats or (5 if args.quick else 7)
     data = synthetic(n, (1, 28, 28))
     peak = matmul_peak(1.0 if args.quick else 3.0)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32 matmul peak {peak:.0f} GFLOP/s")
-    plain_epoch(data), engine_epoch(data, 2)  # warm-up: allocator, kernels
-    plain, engine = [], []
-    for r in range(repeats):  # interleaved, so drifts in machine load hit both alike
+    peak_bf16 = matmul_peak(1.0 if args.quick else 3.0, dtype=torch.bfloat16)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, matmul peak fp32 {peak:.0f} GFLOP/s, "
+          f"bf16 {peak_bf16:.0f} GFLOP/s")
+    plain_epoch(data), engine_epoch(data, 2), engine_epoch(data, 2, "bf16")  # warm-up: allocator, kernels
+    plain, engine, engine_bf16 = [], [], []
+    for r in range(repeats):  # interleaved, so drifts in machine load hit all three alike
         plain.append(plain_epoch(data, r))
         engine.append(engine_epoch(data, args.members))
-        print(f"  repeat {r}: plain {plain[-1]:8.0f} ex/s   engine {engine[-1]:8.0f} ex/s per model", flush=True)
-    p, e = statistics.median(plain), statistics.median(engine)
+        engine_bf16.append(engine_epoch(data, args.members, "bf16"))
+        print(f"  repeat {r}: plain {plain[-1]:8.0f} ex/s   engine fp32 {engine[-1]:8.0f}   "
+              f"engine bf16 {engine_bf16[-1]:8.0f} ex/s per model", flush=True)
+    p, e, b = statistics.median(plain), statistics.median(engine), statistics.median(engine_bf16)
     flops = lenet_flops_per_example()
     print(f"lenet-300-100 batch 60, {n} examples, median of {repeats}:")
-    print(f"  plain loop : {p:9.0f} examples/s per model ({p * flops / 1e9 / peak:5.1%} of fp32 peak), "
-          f"{60_000 / p:.2f} s per model-epoch of 60k")
-    print(f"  engine K={args.members}: {e:9.0f} examples/s per model ({e * flops / 1e9 / peak:5.1%} of fp32 peak), "
-          f"{60_000 / e:.2f} s per model-epoch of 60k")
+    for name, rate, top, unit in [("plain loop (fp32)", p, peak, "fp32"), (f"engine K={args.members} fp32", e, peak, "fp32"),
+                                  (f"engine K={args.members} bf16", b, peak_bf16, "bf16")]:
+        print(f"  {name:18s}: {rate:9.0f} examples/s per model ({rate * flops / 1e9 / top:5.1%} of {unit} peak), "
+              f"{60_000 / rate:.2f} s per model-epoch of 60k")
+    print(f"  speedup over the plain loop: engine fp32 {e / p:.2f}, engine bf16 {b / p:.2f}")
     if args.resnet:
         resnet_numbers(3 if args.quick else 5)
-    print(f"speedup_vs_plain_loop={e / p:.2f}")
+    best, name = max((e, "fp32"), (b, "bf16"))
+    print(f"engine precision for the last line: {name}")
+    print(f"speedup_vs_plain_loop={best / p:.2f}")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from .data import TensorData, epoch_order
 from .masks import Mask
 from .spec import TrainSpec
-from .training import TrainOutcome, lr_factor, make_optimizer, steps_per_epoch
+from .training import TrainOutcome, autocast, lr_factor, make_optimizer, steps_per_epoch
 
 
 def can_stack(model_name: str, spec: TrainSpec) -> bool:
@@ -123,8 +123,9 @@ def train_population(members: list[Member], data: TensorData, spec: TrainSpec,
         for idx in orders.to(device).split(spec.batch_size, dim=1):  # K×B
             for group in optimizer.param_groups:
                 group["lr"] = spec.lr * lr_factor(step, spec, per_epoch)
-            logits = net.forward(x_all[idx])
-            losses = F.cross_entropy(logits.flatten(0, 1), data.y_train[idx].flatten(), reduction="none")
+            with autocast(spec, device):
+                logits = net.forward(x_all[idx])
+            losses = F.cross_entropy(logits.float().flatten(0, 1), data.y_train[idx].flatten(), reduction="none")
             per_member = losses.view(k, -1).mean(1)
             if repellence is not None:
                 per_member = per_member + repellence(net)

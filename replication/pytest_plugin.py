@@ -42,6 +42,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--cpus-per-task", type=float, default=1.0, help="CPUs each Ray task asks for (default 1)")
     group.addoption("--gpus-per-task", type=float, default=None,
                     help="GPUs each Ray task asks for (default: 1 with --device cuda, else 0)")
+    group.addoption("--allow-cpu", action="store_true",
+                    help="run gpu-marked (paper-scale) claims on the CPU anyway: slow, for dry runs")
     group.addoption("--update-readme", action="store_true",
                     help="also copy the summary table into README.md (between its smoke-summary markers)")
 
@@ -95,6 +97,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     import torch
 
     device = str(config.getoption("--device"))
+    if config.getoption("--allow-cpu"):
+        return
     if not torch.cuda.is_available() or not device.startswith("cuda"):
         why = ("paper scale needs a CUDA GPU, and none is available" if not torch.cuda.is_available()
                else "paper scale runs on the GPU: pass --device cuda")

@@ -24,6 +24,11 @@ INITS = ("kaiming_uniform", "kaiming_normal")
 CONTROLS = ("imp", "reinit", "random-prune")
 STRATEGIES = ("iterative", "oneshot")
 RESETS = ("init", "rewind")
+PRECISIONS = ("fp32", "bf16")
+
+# Training fields added after runs were first stored: at these defaults they are left out of the hash, so
+# every run stored before them keeps its name (and its cached result).
+_HASH_NEUTRAL_TRAIN_DEFAULTS = {"precision": "fp32"}
 
 
 class SpecError(ValueError):
@@ -61,6 +66,9 @@ class TrainSpec:
     weight_decay: float = 0.0
     augment: bool = False  # random crop (pad 4) + horizontal flip, per sample
     model_args: tuple[tuple[str, Any], ...] = ()  # e.g. (("widths", (300, 100)),)
+    # "bf16": matmuls and convolutions under bfloat16 autocast; weights, optimizer state, batch norm, the loss
+    # and evaluation stay fp32. Opt-in for speed (bf16 units on GPUs and recent CPUs); it changes the bits.
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         _normalize_floats(self)
@@ -72,6 +80,8 @@ class TrainSpec:
         _require(self.optimizer in OPTIMIZERS, f"unknown optimizer {self.optimizer!r}; use one of {', '.join(OPTIMIZERS)}")
         _require(self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; use one of {', '.join(SCHEDULES)}")
         _require(self.init in INITS, f"unknown init {self.init!r}; use one of {', '.join(INITS)}")
+        _require(self.precision in PRECISIONS,
+                 f"unknown precision {self.precision!r}; use one of {', '.join(PRECISIONS)}")
         _require(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
         _require(self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}")
         _require(0 <= self.warmup_epochs <= self.epochs,
@@ -127,7 +137,11 @@ class ExperimentSpec:
 
     # -- identity ---------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {"version": SPEC_VERSION, **dataclasses.asdict(self)}
+        out = {"version": SPEC_VERSION, **dataclasses.asdict(self)}
+        for key, default in _HASH_NEUTRAL_TRAIN_DEFAULTS.items():
+            if out["train"][key] == default:
+                del out["train"][key]
+        return out
 
     def hash(self) -> str:
         """A content hash, stable across processes, machines and PYTHONHASHSEED."""

@@ -83,7 +83,9 @@ def train(model: nn.Module, mask: Mask, data: TensorData, spec: TrainSpec, noise
                 x = augment(x, generator)
             for group in optimizer.param_groups:
                 group["lr"] = spec.lr * lr_factor(step, spec, per_epoch)
-            loss = F.cross_entropy(model(x), y)
+            with autocast(spec, device):
+                logits = model(x)
+            loss = F.cross_entropy(logits.float(), y)
             if extra_loss is not None:
                 loss = loss + extra_loss(model)
             if not torch.isfinite(loss):
@@ -98,6 +100,11 @@ def train(model: nn.Module, mask: Mask, data: TensorData, spec: TrainSpec, noise
     if capture_step is not None and rewind_state is None:
         rewind_state = _snapshot(model)
     return TrainOutcome(step, False, rewind_state)
+
+
+def autocast(spec: TrainSpec, device: torch.device):
+    """bfloat16 autocast for the forward pass when the spec asks for it (a no-op context for fp32)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=spec.precision == "bf16")
 
 
 def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:

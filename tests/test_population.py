@@ -72,3 +72,40 @@ def test_repellent_loss_equals_the_formula_and_its_gradient():
     flat = torch.cat([grads[n].flatten() for n in mask]).double()
     kept = torch.cat([mask[n].flatten() for n in mask]) > 0
     torch.testing.assert_close(flat[kept], theta.grad[kept], rtol=1e-3, atol=1e-7)
+
+
+def test_bf16_trains_as_well_as_fp32_with_fp32_master_weights(digits):
+    """precision='bf16' runs the matmuls in bfloat16 but keeps weights, optimizer and loss in fp32: the
+    members learn as well (within a point on digits), stay fp32, keep their masks, and the bits differ."""
+    results = {}
+    for precision in ("fp32", "bf16"):
+        spec = tiny_train(optimizer="sgd", lr=0.05, epochs=5, precision=precision)
+        models = [tiny_model(seed) for seed in range(3)]
+        dense = M.dense_mask(models[0])
+        masks = [M.prune_global(m.state_dict(), dense, 0.5).mask for m in models]
+        trained, outcomes = train_population(
+            [Member({k: v.clone() for k, v in m.state_dict().items()}, mask, 7 + i)
+             for i, (m, mask) in enumerate(zip(models, masks))], digits, spec)
+        accuracy = []
+        for model, state, mask in zip(models, trained, masks):
+            assert all(t.dtype == torch.float32 for t in state.values())
+            assert all(torch.all(state[n][m == 0] == 0) for n, m in mask.items())
+            model.load_state_dict(state)
+            accuracy.append(evaluate(model, digits.x_test, digits.y_test)[1])
+        assert not any(o.diverged for o in outcomes)
+        results[precision] = (accuracy, trained)
+    for a, b in zip(results["fp32"][0], results["bf16"][0]):
+        assert abs(a - b) < 0.01
+    assert not torch.equal(results["fp32"][1][0]["output.weight"], results["bf16"][1][0]["output.weight"])
+
+
+def test_bf16_one_model_trainer_matches_the_stacked_one_closely(digits):
+    spec = tiny_train(optimizer="adam", lr=1.2e-3, epochs=2, precision="bf16")
+    model = tiny_model(1)
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    mask = M.dense_mask(model)
+    stacked, _ = train_population([Member(start, mask, 3)], digits, spec)
+    train(model, mask, digits, spec, 3)
+    acc_alone = evaluate(model, digits.x_test, digits.y_test)[1]
+    model.load_state_dict(stacked[0])
+    assert abs(evaluate(model, digits.x_test, digits.y_test)[1] - acc_alone) < 0.01

@@ -252,3 +252,14 @@ def test_warmup_longer_than_training_raises(epochs, extra):
     with pytest.raises(SpecError, match="warm-up"):
         TrainSpec(**_train_kwargs(epochs=epochs, warmup_epochs=epochs + extra))
     TrainSpec(**_train_kwargs(epochs=epochs, warmup_epochs=epochs))  # the boundary is allowed
+
+
+def test_precision_at_its_default_leaves_the_hash_and_old_run_names_unchanged():
+    """`precision` was added after runs were stored: fp32 (the default) is left out of the hash."""
+    assert "precision" not in BASE.to_dict()["train"]
+    bf16 = BASE.with_(train=dataclasses.replace(BASE.train, precision="bf16"))
+    assert bf16.hash() != BASE.hash() and bf16.to_dict()["train"]["precision"] == "bf16"
+    for spec in (BASE, bf16):
+        assert ExperimentSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
+    with pytest.raises(SpecError, match="unknown precision 'fp8'"):
+        dataclasses.replace(BASE.train, precision="fp8")

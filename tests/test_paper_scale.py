@@ -1,0 +1,67 @@
+"""A dry run of every paper-scale claim on the CPU: the claim modules, analyses and report exactly as
+`pytest claims --scale paper` runs them on a GPU, with the experiments shrunk (1 epoch, 2 rounds, 2 seeds,
+batch sizes ÷ 32) on fake MNIST and CIFAR-10 files. It shows the paper scale runs without code changes:
+ResNet-20 trained one at a time, its batch norm recomputed along interpolation paths, the second copies of
+non-stackable models, the reference values in the report. The verdicts on random data mean nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import replication.pytest_plugin  # noqa: F401  (imported before the inner session; see test_plugin.py)
+from replication import presets, registry
+from replication.stats import ERROR
+
+from test_data import _fake_mnist
+
+pytestmark = pytest.mark.slow
+pytest_plugins = ["pytester"]
+CLAIMS_DIR = Path(__file__).resolve().parents[1] / "claims"
+
+
+def _fake_cifar10(folder: Path, n_train: int = 80, n_test: int = 32) -> None:
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True)
+    per_batch = n_train // 5
+    for name, n in [*((f"data_batch_{i}", per_batch) for i in range(1, 6)), ("test_batch", n_test)]:
+        batch = {b"data": rng.integers(0, 256, (n, 3 * 32 * 32), dtype=np.uint8),
+                 b"labels": rng.integers(0, 10, n).tolist()}
+        (folder / name).write_bytes(pickle.dumps(batch))
+
+
+def _shrunk(setup: registry.Setup) -> registry.Setup:
+    smaller = lambda b: b and max(2, b // 32)  # noqa: E731  (64 … 2048 -> 2 … 64, still distinct)
+    return dataclasses.replace(
+        setup, seeds=2, rounds=2, small_batch=smaller(setup.small_batch), large_batch=smaller(setup.large_batch),
+        batch_sizes=tuple(smaller(b) for b in setup.batch_sizes), warmup_epochs=min(setup.warmup_epochs, 1),
+        instability_rounds=(1,) if setup.instability_rounds else (), histogram_round=1, low_density=0.7,
+        medium_density=(0.6, 0.9))  # rounds 0-1 are an 'extreme' pair, rounds 1-2 a 'medium' one
+
+
+def test_every_paper_scale_claim_runs_on_a_cpu_dry_run(pytester, monkeypatch, tmp_path):
+    data = tmp_path / "data"
+    _fake_cifar10(data / "cifar10")
+    _fake_mnist(data / "mnist", gz=False, n_train=80, n_test=32, side=28)
+    for name in ("resnet20-cifar10", "lenet-mnist"):
+        spec = presets.PRESETS[name]
+        one_epoch = spec.with_(train=dataclasses.replace(spec.train, epochs=1, milestones=()))
+        monkeypatch.setitem(presets.PRESETS, name, one_epoch)
+    monkeypatch.setitem(registry.SETUPS, "paper", {k: _shrunk(s) for k, s in registry.SETUPS["paper"].items()})
+
+    result = pytester.runpytest(str(CLAIMS_DIR), "--scale", "paper", "--allow-cpu", "--data-dir", str(data),
+                                "--store", str(tmp_path / "runs"), "--report-dir", str(tmp_path / "reports"),
+                                "-p", "no:cacheprovider", "-p", "no:hypothesispytest",
+                                "-W", "ignore::pytest.PytestAssertRewriteWarning")
+    outcomes = result.parseoutcomes()
+    assert "error" not in outcomes and "errors" not in outcomes, result.stdout.str()[-3000:]
+    results = json.loads((tmp_path / "reports" / "paper" / "results.json").read_text())
+    assert sorted(r["claim"] for r in results) == sorted(registry.CLAIMS)
+    assert not [r for r in results if r["verdict"] in (ERROR, "NOT RUN")], results
+    report = (tmp_path / "reports" / "paper" / "REPORT.md").read_text()
+    assert "Paper's reference values" in report and "resnet20 on cifar10" in report
