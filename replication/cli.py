@@ -16,13 +16,11 @@ from typing import Any
 from .data import DataError, load_dataset
 from .executors import EXECUTORS, ExecutorError, make_executor
 from .registry import SCALES
-from .presets import PRESETS
 from .spec import CONTROLS, SpecError, TrainSpec
 from .store import RunStore, StoreError
 
 USAGE_ERRORS = (SpecError, DataError, StoreError, ExecutorError)
 DEFAULT_STORE = os.environ.get("REPLICATION_STORE", "runs")
-_EXAMPLE_TRAIN = PRESETS["resnet20-cifar10"].train  # gives every training setting's type
 
 
 class UsageError(Exception):
@@ -36,6 +34,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"replication: error: {message}; see `{self.prog} --help`\n")
 
 
+_SETTING_TYPES = {"int": int, "float": float, "str": str, "bool": lambda v: {"true": True, "false": False}[v.lower()],
+                  "tuple[int, ...]": lambda v: tuple(int(x) for x in v.split(",") if x)}
+
+
 def parse_setting(text: str) -> tuple[str, Any]:
     """'momentum=0.8' -> ('momentum', 0.8): one training setting of the preset replaced (`--set`)."""
     fields = {f.name: f for f in dataclasses.fields(TrainSpec)}
@@ -45,14 +47,14 @@ def parse_setting(text: str) -> tuple[str, Any]:
         raise argparse.ArgumentTypeError(f"malformed setting {text!r}; use KEY=VALUE, e.g. --set momentum=0.8")
     if key not in fields:
         raise argparse.ArgumentTypeError(f"unknown training setting {key!r}; valid: {', '.join(fields)}")
-    kind = type(getattr(_EXAMPLE_TRAIN, key))
+    kind = fields[key].type  # a string: this module's annotations are postponed
+    if kind not in _SETTING_TYPES:
+        raise argparse.ArgumentTypeError(f"{key} cannot be set from the command line; build a TrainSpec in Python")
     try:
-        value = {bool: lambda v: {"true": True, "false": False}[v.lower()],
-                 tuple: lambda v: tuple(int(x) for x in v.split(",") if x)}.get(kind, kind)(raw.strip())
+        return key, _SETTING_TYPES[kind](raw.strip())
     except (KeyError, ValueError):
-        raise argparse.ArgumentTypeError(f"bad value {raw!r} for {key} (expected {kind.__name__}); "
-                                         f"e.g. --set {key}={getattr(_EXAMPLE_TRAIN, key)!r}") from None
-    return key, value
+        raise argparse.ArgumentTypeError(f"bad value {raw!r} for {key} (expected {kind}); "
+                                         f"e.g. --set {key}={fields[key].default!r}") from None
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -132,9 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         check_data_dir(getattr(args, "data_dir", None))
         if hasattr(args, "device"):
             check_device(args.device)
-        if hasattr(args, "executor"):
+        if hasattr(args, "executor"):  # `run` only checks here; its pytest session connects
             args.executor_object = make_executor(args.executor, args.ray_address, args.device, args.cpus_per_task,
-                                                 args.gpus_per_task)
+                                                 args.gpus_per_task, connect=args.command == "imp")
         if args.command == "presets":
             return _presets()
         if args.command == "imp":
@@ -188,8 +190,9 @@ def _status(args: argparse.Namespace) -> int:
         done_rounds, finished, running, seconds = 0, 0, 0, []
         for spec in specs:
             folder = store.path(spec)
-            finished += store.is_complete(spec)
-            running += not store.is_complete(spec) and store.is_running(spec)
+            complete = store.is_complete(spec)
+            finished += complete
+            running += not complete and store.is_running(spec)
             for metrics in sorted(folder.glob("round_*/metrics.json")):
                 done_rounds += 1
                 seconds.append(json.loads(metrics.read_text()).get("seconds", 0.0))
@@ -213,6 +216,9 @@ def _pytest_claims(args: argparse.Namespace) -> int:
     if not claims_dir.is_dir():
         raise UsageError(f"claim tests not found at {claims_dir}; run from a checkout of the project")
     check_device(args.device)
+    if args.scale == "paper" and args.command == "run" and not args.device.startswith("cuda"):
+        raise UsageError("the paper scale runs on the GPU: pass --device cuda "
+                         "(a CPU dry run is `pytest claims --scale paper --allow-cpu`)")
     argv = [str(claims_dir), "--scale", args.scale, "--store", args.store, "--device", args.device,
             "--report-dir", str(Path.cwd() / "reports"), "-p", "no:cacheprovider", "-q"]
     if args.data_dir:

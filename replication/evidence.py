@@ -29,7 +29,8 @@ def configuration(setup: Setup, runs: list[Run]) -> str:
     text = (f"`{setup.preset}`: {t.model} on {t.dataset}, {t.optimizer} lr {t.lr:g}"
             f"{f' momentum {t.momentum:g}' if t.optimizer == 'sgd' else ''}, {t.schedule} schedule, "
             f"{t.epochs} epochs, batch {t.batch_size}, weight decay {t.weight_decay:g}, "
-            f"warm-up {t.warmup_epochs} epochs, {t.init} init; IMP prunes {p.fraction:.0%} of the surviving "
+            f"warm-up {t.warmup_epochs} epochs, {t.init} init{'' if t.precision == 'fp32' else ', ' + t.precision};"
+            f" IMP prunes {p.fraction:.0%} of the surviving "
             f"weights per round globally, {p.rounds} rounds, reset to {p.reset}; {setup.seeds} seeds.")
     small, large = setup.small_batch, setup.large_batch
     if setup.warmup_epochs:

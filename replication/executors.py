@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
-from .data import TensorData
+from .data import DataError, TensorData
 from .imp import Progress, n_rounds, run_experiments
-from .spec import ExperimentSpec
-from .store import Run, RunStore
+from .spec import ExperimentSpec, SpecError
+from .store import Run, RunStore, StoreError
 
 EXECUTORS = ("inprocess", "ray")
 RAY_INSTALL = "pip install -e '.[ray]'"
@@ -74,15 +75,19 @@ class RayExecutor:
     max_retries: int = 3  # a task whose worker dies is retried; it resumes from the store
 
     def connect(self):
+        """Start or join the cluster (once per process) and check it has the GPUs a task asks for."""
         ray = import_ray()
         if not ray.is_initialized():
             try:
-                ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
-                         configure_logging=False)
+                ray.init(address=self.address, include_dashboard=False, configure_logging=False)
             except (ConnectionError, RuntimeError, ValueError) as err:
                 where = f"the Ray cluster at {self.address}" if self.address else "a local Ray cluster"
                 raise ExecutorError(f"cannot start or reach {where} ({err}); check `ray status`, "
                                     f"or leave out --ray-address to start a local one") from None
+        gpus = ray.cluster_resources().get("GPU", 0)
+        if self.gpus_per_task > gpus:  # Ray would queue such tasks forever
+            raise ExecutorError(f"each task asks for {self.gpus_per_task:g} GPU(s) but the Ray cluster has {gpus:g}; "
+                                f"pass --gpus-per-task 0 with --device cpu, or add GPU nodes")
         return ray
 
     def runs(self, specs, store, device, data_dir, data=None, progress=None) -> list[Run]:
@@ -97,17 +102,33 @@ class RayExecutor:
         task = ray.remote(_compute_family).options(num_cpus=self.cpus_per_task, num_gpus=self.gpus_per_task,
                                                    max_retries=self.max_retries)
         root = str(store.root.absolute())
+        data_dir = str(Path(data_dir).expanduser().absolute()) if data_dir else None  # workers have other cwds
         pending = {task.remote(family, root, device, data_dir): family for family in todo}
         bar = _bar(len(pending))
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            family = pending.pop(done[0])
-            ray.get(done[0])  # re-raises the worker's exception, with its traceback
-            _report(family, store, progress)
+        try:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                family = pending.pop(done[0])
+                _get(ray, done[0])
+                _report(family, store, progress)
+                if bar is not None:
+                    bar.update(1)
+        finally:  # one failed task ends the computation: the others must not hold GPUs and run locks on
+            for ref in pending:
+                ray.cancel(ref, force=True)
             if bar is not None:
-                bar.update(1)
-        if bar is not None:
-            bar.close()
+                bar.close()
+
+
+def _get(ray, ref) -> None:
+    """Wait for a task; a worker's usage error (bad data, spec or store) surfaces as itself, as if local."""
+    try:
+        ray.get(ref)
+    except ray.exceptions.RayTaskError as err:
+        cause = getattr(err, "cause", None)
+        if isinstance(cause, (SpecError, DataError, StoreError)):
+            raise cause from None
+        raise
 
 
 def _report(family: list[ExperimentSpec], store: RunStore, progress: Progress | None) -> None:
@@ -129,8 +150,9 @@ def _bar(total: int):
 
 
 def make_executor(name: str, address: str | None = None, device: str = "cpu", cpus_per_task: float = 1.0,
-                  gpus_per_task: float | None = None) -> Executor:
-    """The executor a user asked for, checked before any work starts (a one-line error otherwise)."""
+                  gpus_per_task: float | None = None, connect: bool = False) -> Executor:
+    """The executor a user asked for, checked before any work starts (a one-line error otherwise);
+    connect=True also starts or joins the Ray cluster now, so an unreachable one fails up front."""
     if name not in EXECUTORS:
         raise ExecutorError(f"unknown executor {name!r}; use one of {', '.join(EXECUTORS)}")
     if name == "inprocess":
@@ -142,4 +164,11 @@ def make_executor(name: str, address: str | None = None, device: str = "cpu", cp
         gpus_per_task = 1.0 if device.startswith("cuda") else 0.0
     if cpus_per_task <= 0 or gpus_per_task < 0:
         raise ExecutorError(f"a task needs > 0 CPUs and >= 0 GPUs, got {cpus_per_task} and {gpus_per_task}")
-    return RayExecutor(address, cpus_per_task, gpus_per_task)
+    if device.startswith("cuda") and (gpus_per_task == 0 or device != "cuda"):
+        # Ray hides every GPU from a task that asks for none, and shows a task only its own GPU(s) as cuda:0…
+        raise ExecutorError(f"with --executor ray, use --device cuda (not {device}) and --gpus-per-task > 0: "
+                            f"Ray gives each task its own GPU")
+    executor = RayExecutor(address, cpus_per_task, gpus_per_task)
+    if connect:
+        executor.connect()
+    return executor

@@ -116,7 +116,7 @@ def _executor(config: pytest.Config):
     try:
         return make_executor(config.getoption("--executor", "inprocess"), config.getoption("--ray-address", None),
                              config.getoption("--device", "cpu"), config.getoption("--cpus-per-task", 1.0),
-                             config.getoption("--gpus-per-task", None))
+                             config.getoption("--gpus-per-task", None), connect=True)
     except ExecutorError as err:
         raise pytest.UsageError(str(err)) from None
 

@@ -162,6 +162,9 @@ def trend(levels: Sequence[float], values: np.ndarray, margin: float, alpha: flo
     values = np.asarray(values, dtype=float)
     if values.ndim != 2 or values.shape[1] != len(levels) or len(levels) < 3:
         return error("trend", f"need seeds × ≥3 levels, got shape {values.shape}")
+    if not np.all(np.isfinite(values)):  # a diverged run: never ranked as if it were a number
+        return error("trend", f"{int((~np.isfinite(values)).any(axis=1).sum())} seed(s) have non-finite values",
+                     len(values))
     # Spearman ρ per seed = Pearson correlation of ranks (ties averaged, as scipy's spearmanr); a seed whose
     # measure does not vary has ρ = 0.
     x = sps.rankdata(np.asarray(levels, dtype=float))

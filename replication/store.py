@@ -122,7 +122,7 @@ class RunStore:
         return (self.path(spec) / MARKER).is_file()
 
     def is_running(self, spec: ExperimentSpec) -> bool:
-        """Whether some process holds the run's lock now (computing it, or waiting to reuse it)."""
+        """Whether some process holds the run's lock now, i.e. is computing it."""
         lock = self.path(spec) / ".lock"
         if not lock.is_file():
             return False

@@ -89,3 +89,27 @@ def test_executor_choices_are_checked():
         make_executor("dask")
     with pytest.raises(ExecutorError, match="--ray-address needs --executor ray"):
         make_executor("inprocess", address="10.0.0.1:6379")
+
+
+def test_a_failing_task_surfaces_its_own_error_and_cancels_the_rest(tmp_path, ray_cluster):
+    """A worker's DataError (no MNIST where it looks) reaches the driver as that DataError, not a traceback
+    wrapped by Ray, and nothing is left marked finished."""
+    from replication.data import DataError
+    from replication.presets import preset
+
+    (tmp_path / "empty").mkdir()
+    specs = [preset("lenet-mnist", epochs=1).with_(init_seed=s) for s in range(3)]
+    with pytest.raises(DataError, match="mnist"):
+        RayExecutor().runs(specs, RunStore(tmp_path / "runs"), "cpu", str(tmp_path / "empty"))
+    assert not any(RunStore(tmp_path / "runs").is_complete(s) for s in specs)
+
+
+def test_a_task_asking_for_more_gpus_than_the_cluster_has_fails_up_front(ray_cluster):
+    with pytest.raises(ExecutorError, match="asks for 1 GPU"):
+        RayExecutor(gpus_per_task=1.0).connect()
+
+
+@pytest.mark.parametrize("device, gpus", [("cuda", 0.0), ("cuda:1", 1.0)])
+def test_ray_needs_plain_cuda_and_a_gpu_per_task(device, gpus):
+    with pytest.raises(ExecutorError, match="Ray gives each task its own GPU"):
+        make_executor("ray", device=device, gpus_per_task=gpus)

@@ -367,3 +367,9 @@ def test_trend_rho_is_scipys_spearman_with_ties(rows):
     levels = list(range(values.shape[1]))
     expected = [0.0 if np.ptp(r) == 0 else sps.spearmanr(levels, r).statistic for r in values]
     assert np.allclose(stats.trend(levels, values, 0.5).per_seed, expected)
+
+
+def test_trend_with_a_diverged_seed_is_error_not_a_zero_rho():
+    values = np.array([[1.0, 2.0, 3.0], [1.0, float("nan"), 3.0], [1.0, 2.0, 4.0]])
+    decision = stats.trend([1, 2, 3], values, 0.5)
+    assert decision.verdict == ERROR and "non-finite" in decision.reason
