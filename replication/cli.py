@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -317,5 +318,12 @@ class _progress_printer:
             self.bar.close()
 
 
-if __name__ == "__main__":
+def entry() -> None:
+    """The console script: `replication ... | head` ends quietly, as Unix tools do, not with a traceback."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()
