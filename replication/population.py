@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from .data import TensorData, epoch_order
 from .masks import Mask
 from .spec import TrainSpec
-from .training import TrainOutcome, autocast, lr_factor, make_optimizer, steps_per_epoch
+from .training import TrainOutcome, lr_factor, make_optimizer, steps_per_epoch
 
 
 def can_stack(model_name: str, spec: TrainSpec) -> bool:
@@ -39,39 +39,88 @@ def _layer_names(state: dict[str, torch.Tensor]) -> list[str]:
     return [f"hidden.{i}" for i in hidden] + ["output"]
 
 
+class _StackedLinear(torch.autograd.Function):
+    """x @ wᵀ + b for every member, with the weight gradient computed directly as gᵀ @ x.
+
+    Autograd's baddbmm backward makes xᵀ @ g (K×in×out) and then copies it, transposed, into
+    the K×out×in gradient: measured here, that copy and the slower product cost as much as the
+    forward pass. `dtype` is the matmul precision (bfloat16 for precision='bf16', like
+    autocast); the weights, their gradients and the bias stay float32.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b, dtype):
+        xc, wc = x.to(dtype), w.to(dtype)
+        ctx.save_for_backward(xc, wc)
+        ctx.input_dtype = x.dtype
+        return torch.baddbmm(b.to(dtype).unsqueeze(1), xc, wc.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx, g):
+        xc, wc = ctx.saved_tensors
+        g = g.to(xc.dtype)
+        grad_x = torch.bmm(g, wc).to(ctx.input_dtype) if ctx.needs_input_grad[0] else None
+        grad_w = torch.bmm(g.transpose(1, 2), xc).float()
+        return grad_x, grad_w, g.float().sum(1), None
+
+
+LANES = 16  # float32 lanes of one AVX-512 vector, and of a 64-byte cache line
+
+
+def _padded(n: int) -> int:
+    return -(-n // LANES) * LANES
+
+
 class StackedMLP:
     """Weights held as K×out×in, nn.Linear's layout. K×in×out measured faster on CPU, but there the
     batched-matmul kernels round a member's numbers differently by its position in the stack, and a
-    run's bits must not depend on its company (tests/test_imp.py checks they do not)."""
+    run's bits must not depend on its company (tests/test_imp.py checks they do not).
+
+    Each parameter lives in a K×(size rounded up to 16) leaf and the layers read views of it. The
+    fused optimizers (training.make_optimizer) update in 16-wide vectors and finish a tensor's
+    last size mod 16 numbers in scalar code that rounds differently; with every member padded to
+    a multiple of 16, every number takes the vector path wherever its member sits in the stack.
+    """
 
     def __init__(self, members: list[Member], device: torch.device):
         self.layers = _layer_names(members[0].start)
-        stack = lambda key: torch.stack([m.start[key] for m in members]).to(device).clone()  # noqa: E731
-        self.weights = [stack(f"{l}.weight").requires_grad_() for l in self.layers]
-        self.biases = [stack(f"{l}.bias").requires_grad_() for l in self.layers]
-        self.masks = [torch.stack([m.mask[f"{l}.weight"] for m in members]).to(device) for l in self.layers]
+        self.names = [f"{l}.{kind}" for kind in ("weight", "bias") for l in self.layers]
+        self.shapes = {n: members[0].start[n].shape for n in self.names}
+        self.leaves = {n: self._leaf([m.start[n] for m in members], device).requires_grad_() for n in self.names}
+        masks = {n: self._leaf([m.mask[n] for m in members], device) for n in self.names if n.endswith(".weight")}
+        self.masked = [self.leaves[n] for n in masks]
+        self.masks = list(masks.values())
+
+    def _leaf(self, tensors: list[torch.Tensor], device: torch.device) -> torch.Tensor:
+        flat = torch.stack([t.flatten() for t in tensors]).to(device=device, dtype=torch.float32)
+        return F.pad(flat, (0, _padded(flat.shape[1]) - flat.shape[1])).contiguous()
+
+    def view(self, name: str) -> torch.Tensor:
+        """The K members' values of one parameter, in its own shape (a view of the padded leaf)."""
+        shape = self.shapes[name]
+        return self.leaves[name][:, :shape.numel()].view(-1, *shape)
+
+    @property
+    def weights(self) -> list[torch.Tensor]:
+        return [self.view(f"{l}.weight") for l in self.layers]
 
     def parameters(self) -> list[torch.Tensor]:
-        return self.weights + self.biases
+        return list(self.leaves.values())
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: K×B×features -> K×B×classes."""
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
-            if i < len(self.weights) - 1:
+    def forward(self, x: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """x: K×B×features -> K×B×classes, the matmuls in `dtype`."""
+        for i, l in enumerate(self.layers):
+            x = _StackedLinear.apply(x, self.view(f"{l}.weight"), self.view(f"{l}.bias"), dtype)
+            if i < len(self.layers) - 1:
                 x = F.relu(x)
         return x
 
     @torch.no_grad()
     def apply_masks(self) -> None:
-        torch._foreach_mul_(self.weights, self.masks)
+        torch._foreach_mul_(self.masked, self.masks)
 
     def state_dict(self, k: int) -> dict[str, torch.Tensor]:
-        out = {}
-        for l, w, b in zip(self.layers, self.weights, self.biases):
-            out[f"{l}.weight"] = w[k].detach().clone()
-            out[f"{l}.bias"] = b[k].detach().clone()
-        return out
+        return {n: self.view(n)[k].detach().clone() for n in self.names}
 
 
 class StackedRepellence:
@@ -115,6 +164,7 @@ def train_population(members: list[Member], data: TensorData, spec: TrainSpec,
     x_all = data.x_train.flatten(1)
     k = len(members)
     diverged = torch.zeros(k, dtype=torch.bool, device=device)
+    dtype = torch.bfloat16 if spec.precision == "bf16" else torch.float32
     net.apply_masks()
     step = 0
     for _ in range(spec.epochs):
@@ -123,8 +173,7 @@ def train_population(members: list[Member], data: TensorData, spec: TrainSpec,
         for idx in orders.to(device).split(spec.batch_size, dim=1):  # K×B
             for group in optimizer.param_groups:
                 group["lr"] = spec.lr * lr_factor(step, spec, per_epoch)
-            with autocast(spec, device):
-                logits = net.forward(x_all[idx])
+            logits = net.forward(x_all[idx], dtype)
             losses = F.cross_entropy(logits.float().flatten(0, 1), data.y_train[idx].flatten(), reduction="none")
             per_member = losses.view(k, -1).mean(1)
             if repellence is not None:

@@ -40,12 +40,14 @@ def lr_factor(step: int, spec: TrainSpec, steps_per_epoch: int) -> float:
 
 
 def make_optimizer(params, spec: TrainSpec) -> torch.optim.Optimizer:
-    """foreach, not fused: the fused CPU kernels round differently with a tensor's length, so a
-    run's bits would depend on how many members were stacked beside it (measured: ~15% faster)."""
+    """The fused kernels: one pass over each tensor instead of foreach's six or so (Adam's step
+    measured 3.5x faster on a stack of 8 LeNets). They round the scalar tail of a tensor (its
+    last size mod 16 numbers) differently from the vector body; population.StackedMLP pads its
+    members so that a run's bits never depend on its neighbours in a stack."""
     if spec.optimizer == "adam":
-        return torch.optim.Adam(params, lr=spec.lr, weight_decay=spec.weight_decay, foreach=True)
+        return torch.optim.Adam(params, lr=spec.lr, weight_decay=spec.weight_decay, fused=True)
     return torch.optim.SGD(params, lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay,
-                           foreach=True)
+                           fused=True)
 
 
 @dataclass

@@ -109,3 +109,34 @@ def test_bf16_one_model_trainer_matches_the_stacked_one_closely(digits):
     acc_alone = evaluate(model, digits.x_test, digits.y_test)[1]
     model.load_state_dict(stacked[0])
     assert abs(evaluate(model, digits.x_test, digits.y_test)[1] - acc_alone) < 0.01
+
+
+@pytest.mark.parametrize("optimizer,lr", [("sgd", 0.05), ("adam", 1.2e-3)])
+def test_a_members_bits_do_not_depend_on_its_place_or_company_in_the_stack(digits, optimizer, lr):
+    """The fused optimizers round a tensor's scalar tail differently from its vector body (fused SGD
+    measurably so); StackedMLP pads every member to whole vectors, so the bits are the same alone,
+    first, last, or among 4 others. The tiny net's 8- and 10-wide biases are not whole vectors."""
+    spec = tiny_train(optimizer=optimizer, lr=lr, epochs=2, weight_decay=1e-4)
+    members = []
+    for seed in range(5):
+        start = tiny_model(seed).state_dict()
+        members.append(Member(start, M.prune_global(start, M.dense_mask(tiny_model(seed)), 0.3).mask, 20 + seed))
+    alone = train_population([members[2]], digits, spec)[0][0]
+    for order in ([2, 0], [1, 2], [0, 1, 2, 3, 4], [4, 3, 2, 1, 0]):
+        got = train_population([members[i] for i in order], digits, spec)[0][order.index(2)]
+        assert all(torch.equal(got[n], alone[n]) for n in alone), [n for n in alone if not torch.equal(got[n], alone[n])]
+
+
+def test_the_stacked_layer_gradients_equal_autograds(digits):
+    """_StackedLinear computes the weight gradient as gᵀx directly; it must equal autograd's."""
+    from replication.population import _StackedLinear
+
+    g = torch.Generator().manual_seed(0)
+    x, w, b = (torch.randn(s, generator=g, dtype=torch.float64) for s in ((3, 5, 7), (3, 4, 7), (3, 4)))
+    ours = [t.clone().requires_grad_() for t in (x, w, b)]
+    ref = [t.clone().requires_grad_() for t in (x, w, b)]
+    upstream = torch.randn(3, 5, 4, generator=g, dtype=torch.float64)
+    (_StackedLinear.apply(*ours, torch.float64) * upstream).sum().backward()
+    (torch.baddbmm(ref[2].unsqueeze(1), ref[0], ref[1].transpose(1, 2)) * upstream).sum().backward()
+    for a, r in zip(ours, ref):
+        torch.testing.assert_close(a.grad, r.grad)
