@@ -171,10 +171,11 @@ def train_population(members: list[Member], data: TensorData, spec: TrainSpec,
         # Each member's own permutation (the same draws as the one-model trainer), as one K×n tensor.
         orders = torch.stack([epoch_order(data.n_train, g) for g in generators])
         for idx in orders.to(device).split(spec.batch_size, dim=1):  # K×B
+            idx = idx.reshape(-1)  # contiguous: one gather for all members
             for group in optimizer.param_groups:
                 group["lr"] = spec.lr * lr_factor(step, spec, per_epoch)
-            logits = net.forward(x_all[idx], dtype)
-            losses = F.cross_entropy(logits.float().flatten(0, 1), data.y_train[idx].flatten(), reduction="none")
+            logits = net.forward(x_all.index_select(0, idx).view(k, -1, x_all.shape[1]), dtype)
+            losses = F.cross_entropy(logits.float().flatten(0, 1), data.y_train.index_select(0, idx), reduction="none")
             per_member = losses.view(k, -1).mean(1)
             if repellence is not None:
                 per_member = per_member + repellence(net)
