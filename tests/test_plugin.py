@@ -250,7 +250,11 @@ def test_no_report_writes_nothing(pytester, run):
     assert not Path(pytester.path / "runs").exists()
 
 
-def test_setup_fixture_gives_the_claims_experiment_or_reports_not_run(pytester, run):
+def test_setup_fixture_gives_the_claims_experiment_or_reports_not_run(pytester, run, monkeypatch):
+    from replication.registry import SETUPS
+
+    assert SETUPS["small"]["warmup-helps-semistable"].preset == "lenet-fashion-mnist-sgd"
+    monkeypatch.delitem(SETUPS["small"], "warmup-helps-semistable")  # a claim with no experiment at a scale
     pytester.makepyfile(test_fake=HEADER + textwrap.dedent('''
         @pytest.mark.claim("random-reinit-fails")
         def test_has_setup(lab, setup, conclude):
@@ -259,7 +263,7 @@ def test_setup_fixture_gives_the_claims_experiment_or_reports_not_run(pytester, 
 
         @pytest.mark.claim("warmup-helps-semistable")
         def test_has_none(lab, setup, conclude):
-            raise AssertionError("never reached: no small setup")
+            raise AssertionError("never reached: no small setup declared")
         '''))
     result = run("--scale", "small")
     result.assert_outcomes(passed=1, skipped=1, deselected=4)

@@ -23,7 +23,7 @@ def test_the_eleven_claims_in_the_papers_order():
         "stable-training-finds-tickets", "tickets-retrain-to-similar-regions", "random-reinit-fails"}
 
 
-@pytest.mark.parametrize("scale", ["smoke", "paper"])
+@pytest.mark.parametrize("scale", SCALES)
 def test_every_claim_has_an_experiment(scale):
     assert set(SETUPS[scale]) == set(CLAIMS)
 
@@ -81,3 +81,20 @@ def test_all_specs_lists_every_arm_a_test_asks_for(scale):
 def test_unknown_scale_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown scale 'huge'"):
         setup_for("random-reinit-fails", "huge")
+
+
+def test_small_scale_is_one_fashion_mnist_sweep_with_the_papers_roles():
+    """Small scale: claims 1–10 share one Fashion-MNIST SGD sweep (lr 0.1, momentum 0.9 as Table 1's
+    ResNet-20) where batch 64 is the unstable arm, 256 the semistable and 512 the stable one."""
+    small = SETUPS["small"]
+    sweep = {c: s for c, s in small.items() if c != "random-reinit-fails"}
+    assert {s.preset for s in sweep.values()} == {"lenet-fashion-mnist-sgd"}
+    train = preset("lenet-fashion-mnist-sgd").train
+    assert (train.dataset, train.optimizer, train.lr, train.momentum) == ("fashion-mnist", "sgd", 0.1, 0.9)
+    assert all(s.large_batch == 512 and s.seeds == 5 and s.rounds == 12 for s in sweep.values())
+    for claim_id in ("stable-training-finds-tickets", "attraction-rescues-unstable", "tickets-retrain-to-similar-regions"):
+        assert small[claim_id].small_batch == 64
+    for claim_id in ("warmup-helps-semistable", "weight-decay-hurts-semistable"):
+        assert small[claim_id].small_batch == 256
+    assert small["instability-predicts-tickets"].batch_sizes == (64, 128, 256, 512)
+    assert small["random-reinit-fails"].preset == "lenet-fashion-mnist"
