@@ -58,9 +58,11 @@ SMALL: dict[str, ExperimentSpec] = {
                         lr=1.2e-3, schedule="constant", init="kaiming_uniform"),
         prune=PruneSpec(fraction=0.2, rounds=15),
     ),
-    # lr 0.1 and momentum 0.9 as Table 1's ResNet-20. A dense probe (3 seeds, 2-3 epochs, LII from two
-    # copies) put batch 64 at LII 15-27 points, 128 at 4-13, 256-2048 at 0.4-7: batch plays the role it
-    # plays in the paper's Fig. 1 (at lr 0.05 batch 16 fails to train and 64 is already stable).
+    # lr 0.1 and momentum 0.9 as Table 1's ResNet-20. A dense probe (3 seeds, LII in points from two
+    # copies) measured batch 64: 26.5, 15.2, 22.2 and 128: 13.0, 4.9, 3.6 (2 epochs); 256: 3.1, 0.5, 2.7,
+    # 512: 3.8, 0.4, 2.7, 1024: 5.6, 1.4, 3.1, 2048: 7.3, 0.6, 2.8 (3 epochs). So 64 is unstable, 128
+    # semistable, and 256-2048 lower though not ordered; 512 (117 steps an epoch) is the stable arm. At
+    # lr 0.05 batch 16 fails to train and 64 is already stable (0.7-1.9).
     "lenet-fashion-mnist-sgd": ExperimentSpec(
         train=TrainSpec(dataset="fashion-mnist", model="lenet", epochs=3, batch_size=512, optimizer="sgd", lr=0.1,
                         momentum=0.9, schedule="constant", init="kaiming_uniform"),
