@@ -7,7 +7,7 @@ arithmetic does not depend on pixel values), Adam at 1.2e-3 as in Table 1:
   the mask multiplied into the weights after each step — the ordinary way;
 - engine: replication.population.train_population with K stacked members
   (each with its own mask, data order and optimizer state), in fp32 and with the
-  opt-in bf16 autocast (TrainSpec.precision; fp32 master weights and optimizer).
+  opt-in bf16 matmuls (TrainSpec.precision; fp32 master weights and optimizer).
 
 The three are interleaved and repeated; medians are reported, with the share of
 this machine's fp32 and bf16 matmul peaks (measured here too). The last line is
@@ -101,8 +101,10 @@ def engine_epoch(data: TensorData, members: int, precision: str = "fp32") -> flo
 
 
 def lenet_flops_per_example() -> float:
-    """Dense fwd + bwd ≈ 3 × 2 × weights (the masks do not skip work)."""
-    return 6.0 * (784 * 300 + 300 * 100 + 100 * 10)
+    """The matmul work both arms do, dense (the masks skip none): forward and weight gradients 2 × 2 ×
+    weights, input gradients 2 × weights of every layer but the first (the data needs none)."""
+    weights, first = 784 * 300 + 300 * 100 + 100 * 10, 784 * 300
+    return 4.0 * weights + 2.0 * (weights - first)
 
 
 def resnet_numbers(repeats: int) -> None:

@@ -1,15 +1,19 @@
 """Population training: K independent fully connected networks trained as one batched computation.
 
 IMP experiments are many small, independent trainings. For LeNet-style MLPs we
-stack the K members' weights into (K, out, in) tensors and run every layer as one
-batched matmul. Each member keeps its own mask, start weights, data order and
-loss; the optimizers (SGD with momentum and weight decay, Adam) act elementwise,
-so a stacked step is the same arithmetic as K separate steps. `tests/test_population.py`
-checks that members match one-at-a-time training.
+stack the K members' weights (each parameter a K-row leaf, read as K×out×in
+views) and run every layer as one batched matmul. Each member keeps its own
+mask, start weights, data order and loss; the optimizers (SGD with momentum and
+weight decay, Adam) act elementwise, so a member's step is the arithmetic of its
+own step alone, up to the rounding of the fused kernels' scalar tails, which the
+padding below keeps off member data. `tests/test_population.py` checks that
+members match one-at-a-time training, and that a member's bits do not depend on
+its company in the stack.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -44,27 +48,29 @@ class _StackedLinear(torch.autograd.Function):
 
     Autograd's baddbmm backward makes xᵀ @ g (K×in×out) and then copies it, transposed, into
     the K×out×in gradient: measured here, that copy and the slower product cost as much as the
-    forward pass. `dtype` is the matmul precision (bfloat16 for precision='bf16', like
-    autocast); the weights, their gradients and the bias stay float32.
+    forward pass. `dtype` is the matmul precision: bfloat16 for precision='bf16' (matmuls in
+    bf16 as under autocast, but the bias gradient summed in the weights' precision), while the
+    weights and their gradients keep their own dtype (float32).
     """
 
     @staticmethod
     def forward(ctx, x, w, b, dtype):
         xc, wc = x.to(dtype), w.to(dtype)
         ctx.save_for_backward(xc, wc)
-        ctx.input_dtype = x.dtype
+        ctx.dtypes = x.dtype, w.dtype, b.dtype
         return torch.baddbmm(b.to(dtype).unsqueeze(1), xc, wc.transpose(1, 2))
 
     @staticmethod
     def backward(ctx, g):
         xc, wc = ctx.saved_tensors
-        g = g.to(xc.dtype)
-        grad_x = torch.bmm(g, wc).to(ctx.input_dtype) if ctx.needs_input_grad[0] else None
-        grad_w = torch.bmm(g.transpose(1, 2), xc).float()
-        return grad_x, grad_w, g.float().sum(1), None
+        x_dtype, w_dtype, b_dtype = ctx.dtypes
+        gc = g.to(xc.dtype)
+        grad_x = torch.bmm(gc, wc).to(x_dtype) if ctx.needs_input_grad[0] else None
+        grad_w = torch.bmm(gc.transpose(1, 2), xc).to(w_dtype)
+        return grad_x, grad_w, g.to(b_dtype).sum(1), None
 
 
-LANES = 16  # float32 lanes of one AVX-512 vector, and of a 64-byte cache line
+LANES = 16  # float32s in the fused optimizers' 64-byte work unit (and ≥ any CPU's float32 vector width)
 
 
 def _padded(n: int) -> int:
@@ -72,20 +78,22 @@ def _padded(n: int) -> int:
 
 
 class StackedMLP:
-    """Weights held as K×out×in, nn.Linear's layout. K×in×out measured faster on CPU, but there the
+    """Weights read as K×out×in, nn.Linear's layout. K×in×out measured faster on CPU, but there the
     batched-matmul kernels round a member's numbers differently by its position in the stack, and a
-    run's bits must not depend on its company (tests/test_imp.py checks they do not).
+    run's bits must not depend on its company (tests/test_population.py checks they do not).
 
     Each parameter lives in a K×(size rounded up to 16) leaf and the layers read views of it. The
-    fused optimizers (training.make_optimizer) update in 16-wide vectors and finish a tensor's
-    last size mod 16 numbers in scalar code that rounds differently; with every member padded to
-    a multiple of 16, every number takes the vector path wherever its member sits in the stack.
+    fused optimizers (training.make_optimizer) split a tensor into 64-byte units, update them in
+    vectors and finish the tensor's last size mod (vector width) numbers in scalar code that
+    rounds differently; with every member padded to a multiple of 16 floats, every number takes
+    the vector path wherever its member sits in the stack.
     """
 
     def __init__(self, members: list[Member], device: torch.device):
         self.layers = _layer_names(members[0].start)
         self.names = [f"{l}.{kind}" for kind in ("weight", "bias") for l in self.layers]
         self.shapes = {n: members[0].start[n].shape for n in self.names}
+        self.widths = [self.shapes[f"{self.layers[0]}.weight"][1]] + [self.shapes[f"{l}.weight"][0] for l in self.layers]
         self.leaves = {n: self._leaf([m.start[n] for m in members], device).requires_grad_() for n in self.names}
         masks = {n: self._leaf([m.mask[n] for m in members], device) for n in self.names if n.endswith(".weight")}
         self.masked = [self.leaves[n] for n in masks]
@@ -139,13 +147,34 @@ class StackedRepellence:
         for m in members:
             flat = [torch.cat([(o[n] * m.mask[n]).flatten() for n in names]) for o in m.optima]
             units.append(torch.stack([v / v.norm().clamp_min(1e-12) for v in flat]))
-        self.units = torch.stack(units).to(net.weights[0].device)  # K × |Θ| × P
+        # K × |Θ| × P, P padded with zeros to whole 16-float units (see _aligned_batch for why)
+        self.pad = _padded(units[0].shape[1]) - units[0].shape[1]
+        self.units = F.pad(torch.stack(units), (0, self.pad)).to(net.weights[0].device)
         self.strength = strength
 
     def __call__(self, net: StackedMLP) -> torch.Tensor:
-        theta = torch.cat([w.flatten(1) for w in net.weights], dim=1)  # K × P, pruned entries are zero
-        cos = torch.bmm(self.units, theta.unsqueeze(2)).squeeze(2) / theta.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        theta = F.pad(torch.cat([w.flatten(1) for w in net.weights], dim=1), (0, self.pad))  # K × P; pruned are 0
+        # An elementwise product and sum, not bmm: batched matrix-vector products round a member's
+        # dot products differently with the stack's size.
+        dots = (self.units * theta.unsqueeze(1)).sum(2)  # K × |Θ|
+        cos = dots / theta.norm(dim=1, keepdim=True).clamp_min(1e-12)
         return self.strength * (cos ** 2).mean(dim=1)  # K
+
+
+def _aligned_batch(idx: torch.Tensor, widths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad a K×B batch with rows of weight 0 so that every K×rows×width activation and gradient gives
+    each member a whole number of 16-float units: MKL's small matmuls round differently on operands
+    that start off such a boundary, so without this a member's bits would depend on its place in
+    the stack (LeNet's K×60×10 logits put odd members 32 bytes off). Returns (K×rows indices, the
+    rows' loss weights: 1/B for the batch, 0 for the padding, which repeats the first example)."""
+    k, batch = idx.shape
+    unit = max(LANES // math.gcd(w, LANES) for w in widths)
+    rows = -(-batch // unit) * unit
+    weight = torch.zeros(rows, device=idx.device)
+    weight[:batch] = 1.0 / batch
+    if rows > batch:
+        idx = torch.cat([idx, idx[:, :1].expand(k, rows - batch)], dim=1)
+    return idx, weight
 
 
 def train_population(members: list[Member], data: TensorData, spec: TrainSpec,
@@ -171,12 +200,13 @@ def train_population(members: list[Member], data: TensorData, spec: TrainSpec,
         # Each member's own permutation (the same draws as the one-model trainer), as one K×n tensor.
         orders = torch.stack([epoch_order(data.n_train, g) for g in generators])
         for idx in orders.to(device).split(spec.batch_size, dim=1):  # K×B
+            idx, row_weight = _aligned_batch(idx, net.widths)
             idx = idx.reshape(-1)  # contiguous: one gather for all members
             for group in optimizer.param_groups:
                 group["lr"] = spec.lr * lr_factor(step, spec, per_epoch)
             logits = net.forward(x_all.index_select(0, idx).view(k, -1, x_all.shape[1]), dtype)
             losses = F.cross_entropy(logits.float().flatten(0, 1), data.y_train.index_select(0, idx), reduction="none")
-            per_member = losses.view(k, -1).mean(1)
+            per_member = (losses.view(k, -1) * row_weight).sum(1)  # the batch mean; padding rows weigh 0
             if repellence is not None:
                 per_member = per_member + repellence(net)
             diverged |= ~torch.isfinite(per_member)

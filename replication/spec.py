@@ -13,8 +13,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-# Bump when the meaning of a stored result changes without any field changing.
-SPEC_VERSION = 1
+# Bump when the meaning of a stored result changes without any field changing. 2: fused optimizers and
+# member-aligned batches in the stacked trainer changed every run's bits; version-1 runs are not reused.
+SPEC_VERSION = 2
 
 DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "imagenet")
 MODELS = ("lenet", "conv2", "conv4", "conv6", "resnet20", "vgg16", "resnet50")
@@ -66,8 +67,8 @@ class TrainSpec:
     weight_decay: float = 0.0
     augment: bool = False  # random crop (pad 4) + horizontal flip, per sample
     model_args: tuple[tuple[str, Any], ...] = ()  # e.g. (("widths", (300, 100)),)
-    # "bf16": matmuls and convolutions under bfloat16 autocast; weights, optimizer state, batch norm, the loss
-    # and evaluation stay fp32. Opt-in for speed (bf16 units on GPUs and recent CPUs); it changes the bits.
+    # "bf16": matmuls and convolutions in bfloat16 (autocast in the one-model trainer, explicit casts in the
+    # stacked one); weights, optimizer state, batch norm, the loss and evaluation stay fp32. Opt-in for speed (bf16 units on GPUs and recent CPUs); it changes the bits.
     precision: str = "fp32"
 
     def __post_init__(self) -> None:

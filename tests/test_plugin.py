@@ -138,6 +138,19 @@ def test_refuted_and_error_fail(pytester, run, verdict):
     assert r["verdict"] == verdict and r["reason"] == "the reason it failed"
 
 
+@pytest.mark.parametrize("verdict,outcome", [("REFUTED", "xfailed"), ("INCONCLUSIVE", "xfailed"),
+                                             ("SUPPORTED", "failed"), ("ERROR", "failed")])
+def test_a_known_refutation_is_expected_until_the_claim_replicates(pytester, run, verdict, outcome):
+    """Setup.known_refuted (claim 4 at smoke has one): not replicating is expected; replicating, or an
+    error, fails so that the record gets revisited."""
+    pytester.makepyfile(test_fake=concluding("repellence-removes-tickets", verdict))
+    result = run()
+    result.assert_outcomes(**{outcome: 1}, deselected=2)
+    if outcome == "failed":
+        result.stdout.fnmatch_lines(["*revisit Setup.known_refuted*"])
+    assert results(pytester)[0]["verdict"] == verdict
+
+
 def test_inconclusive_skips_with_reason(pytester, run):
     pytester.makepyfile(test_fake=concluding("random-reinit-fails", "INCONCLUSIVE", "about 23 seeds would do"))
     result = run()

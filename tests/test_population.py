@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from replication import masks as M
+from replication.models import build_model
 from replication.population import Member, train_population
 from replication.training import evaluate, train
 
@@ -111,32 +112,54 @@ def test_bf16_one_model_trainer_matches_the_stacked_one_closely(digits):
     assert abs(evaluate(model, digits.x_test, digits.y_test)[1] - acc_alone) < 0.01
 
 
-@pytest.mark.parametrize("optimizer,lr", [("sgd", 0.05), ("adam", 1.2e-3)])
-def test_a_members_bits_do_not_depend_on_its_place_or_company_in_the_stack(digits, optimizer, lr):
+@pytest.mark.parametrize("optimizer,lr,precision,threads,repel", [
+    ("sgd", 0.05, "fp32", 1, 0.0), ("adam", 1.2e-3, "fp32", 1, 0.0), ("sgd", 0.05, "bf16", 1, 0.0),
+    ("adam", 1.2e-3, "fp32", 2, 0.0), ("sgd", 0.05, "fp32", 1, 2.0)])
+def test_a_members_bits_do_not_depend_on_its_place_or_company_in_the_stack(digits, optimizer, lr, precision,
+                                                                           threads, repel):
     """The fused optimizers round a tensor's scalar tail differently from its vector body (fused SGD
     measurably so); StackedMLP pads every member to whole vectors, so the bits are the same alone,
-    first, last, or among 4 others. The tiny net's 8- and 10-wide biases are not whole vectors."""
-    spec = tiny_train(optimizer=optimizer, lr=lr, epochs=2, weight_decay=1e-4)
+    first, last, or among 4 others, also with the repellent loss. Widths 12 and 6 make weights
+    (12×6, 6×10), biases and activations (B×6, B×10) that are not whole vectors, as LeNet-300-100's
+    10×100 output layer and B×10 logits are not."""
+    spec = tiny_train(optimizer=optimizer, lr=lr, epochs=2, weight_decay=1e-4, precision=precision,
+                      model_args=(("widths", (12, 6)),))
     members = []
     for seed in range(5):
-        start = tiny_model(seed).state_dict()
-        members.append(Member(start, M.prune_global(start, M.dense_mask(tiny_model(seed)), 0.3).mask, 20 + seed))
-    alone = train_population([members[2]], digits, spec)[0][0]
-    for order in ([2, 0], [1, 2], [0, 1, 2, 3, 4], [4, 3, 2, 1, 0]):
-        got = train_population([members[i] for i in order], digits, spec)[0][order.index(2)]
-        assert all(torch.equal(got[n], alone[n]) for n in alone), [n for n in alone if not torch.equal(got[n], alone[n])]
+        model = build_model("lenet", (1, 8, 8), 10, "kaiming_uniform", seed, widths=(12, 6))
+        start = model.state_dict()
+        optima = [build_model("lenet", (1, 8, 8), 10, "kaiming_uniform", 50 + seed + i, widths=(12, 6)).state_dict()
+                  for i in range(2)] if repel else []
+        members.append(Member(start, M.prune_global(start, M.dense_mask(model), 0.3).mask, 20 + seed, optima))
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        alone = train_population([members[2]], digits, spec, repel)[0][0]
+        for order in ([2, 0], [1, 2], [0, 1, 2, 3, 4], [4, 3, 2, 1, 0]):
+            got = train_population([members[i] for i in order], digits, spec, repel)[0][order.index(2)]
+            assert all(torch.equal(got[n], alone[n]) for n in alone), [n for n in alone if not torch.equal(got[n], alone[n])]
+    finally:
+        torch.set_num_threads(before)
 
 
-def test_the_stacked_layer_gradients_equal_autograds(digits):
-    """_StackedLinear computes the weight gradient as gᵀx directly; it must equal autograd's."""
+@pytest.mark.parametrize("needs_input_grad", [True, False])
+def test_the_stacked_layer_gradients_equal_autograds(needs_input_grad):
+    """_StackedLinear computes the weight gradient as gᵀx directly; it must equal autograd's, in
+    float64 and on a strided weight view like StackedMLP's padded leaves."""
     from replication.population import _StackedLinear
 
     g = torch.Generator().manual_seed(0)
-    x, w, b = (torch.randn(s, generator=g, dtype=torch.float64) for s in ((3, 5, 7), (3, 4, 7), (3, 4)))
-    ours = [t.clone().requires_grad_() for t in (x, w, b)]
-    ref = [t.clone().requires_grad_() for t in (x, w, b)]
+    x = torch.randn(3, 5, 7, generator=g, dtype=torch.float64)
+    leaf = torch.randn(3, 4 * 7 + 4, generator=g, dtype=torch.float64)  # padded, as in StackedMLP
+    b = torch.randn(3, 4, generator=g, dtype=torch.float64)
     upstream = torch.randn(3, 5, 4, generator=g, dtype=torch.float64)
-    (_StackedLinear.apply(*ours, torch.float64) * upstream).sum().backward()
-    (torch.baddbmm(ref[2].unsqueeze(1), ref[0], ref[1].transpose(1, 2)) * upstream).sum().backward()
-    for a, r in zip(ours, ref):
-        torch.testing.assert_close(a.grad, r.grad)
+    grads = []
+    for layer in (lambda x, w, b: _StackedLinear.apply(x, w, b, torch.float64),
+                  lambda x, w, b: torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))):
+        xs, ls, bs = x.clone().requires_grad_(needs_input_grad), leaf.clone().requires_grad_(), b.clone().requires_grad_()
+        (layer(xs, ls[:, :28].view(3, 4, 7), bs) * upstream).sum().backward()
+        grads.append([xs.grad, ls.grad, bs.grad])
+    for ours, reference in zip(*grads):
+        assert (ours is None) == (reference is None) == (not needs_input_grad and ours is grads[0][0])
+        if ours is not None:
+            torch.testing.assert_close(ours, reference, rtol=0, atol=1e-12)
