@@ -50,7 +50,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in [("smoke", "smoke scale: CPU, embedded digits data, minutes"),
-                       ("small", "small scale: CPU, Fashion-MNIST, tens of minutes"),
+                       ("small", "small scale: CPU, Fashion-MNIST, about an hour"),
                        ("paper", "paper scale: the paper's Table 1 settings"),
                        ("gpu", "needs a CUDA GPU; skipped without one"),
                        ("claim(id): the paper claim a test decides", None)]:

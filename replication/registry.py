@@ -177,7 +177,7 @@ _SGD_SWEEP = dict(preset="lenet-digits-sgd", seeds=8, rounds=12, overrides=(("ep
 # One SGD sweep on Fashion-MNIST serves claims 1–10 at small scale, as the digits sweep does at smoke.
 _FASHION_SWEEP = dict(preset="lenet-fashion-mnist-sgd", seeds=5, rounds=12, large_batch=512)
 _FASHION_NOTE = ("Fashion-MNIST (60,000 training images, a Debian package) and LeNet-300-100 instead of CIFAR-10 "
-                 "and ResNet-20, so that it runs on a CPU in tens of minutes. SGD with momentum 0.9 and lr 0.1 as "
+                 "and ResNet-20, so that it runs on a 2-core CPU in about an hour. SGD with momentum 0.9 and lr 0.1 as "
                  "in Table 1, constant, 3 epochs per round (the paper: 85); batch 64 stands for the unstable 128, "
                  "128 for the semistable 512 and 512 for the stable 2048, chosen from a dense probe of LII by batch "
                  "size before any IMP run; "
