@@ -93,7 +93,9 @@ class StackedMLP:
         self.layers = _layer_names(members[0].start)
         self.names = [f"{l}.{kind}" for kind in ("weight", "bias") for l in self.layers]
         self.shapes = {n: members[0].start[n].shape for n in self.names}
-        self.widths = [self.shapes[f"{self.layers[0]}.weight"][1]] + [self.shapes[f"{l}.weight"][0] for l in self.layers]
+        # the input's and every layer's output width: the activations _aligned_batch keeps aligned
+        first = self.shapes[f"{self.layers[0]}.weight"][1]
+        self.widths = [first, *(self.shapes[f"{l}.weight"][0] for l in self.layers)]
         self.leaves = {n: self._leaf([m.start[n] for m in members], device).requires_grad_() for n in self.names}
         masks = {n: self._leaf([m.mask[n] for m in members], device) for n in self.names if n.endswith(".weight")}
         self.masked = [self.leaves[n] for n in masks]
