@@ -6,12 +6,18 @@ import dataclasses
 
 import pytest
 import torch
+from hypothesis import settings
 
 from replication.data import load_digits
 from replication.models import build_model
 from replication.spec import ExperimentSpec, PruneSpec, TrainSpec
 
 TINY_WIDTHS = (16, 8)
+
+# No per-example deadline: on a shared 2-core machine a busy neighbour can stretch one example past
+# hypothesis's default 200 ms and fail a property that holds. Tests that set their own settings keep them.
+settings.register_profile("shared-machine", deadline=None)
+settings.load_profile("shared-machine")
 
 
 @pytest.fixture(scope="session")
