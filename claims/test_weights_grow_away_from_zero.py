@@ -1,8 +1,9 @@
 """Claim 8 — weights grow away from zero (paper Figs. 5, 6).
 
 Under stable IMP the surviving weights become bimodal (few near zero) and the
-pruning threshold rises above that of random reinitialization. (The semistable
-rise-and-collapse part needs a semistable setting and is not tested yet.)
+pruning threshold rises above that of random reinitialization; in the semistable
+setting it rises and later collapses: the last round's threshold falls below the
+peak it reached.
 """
 
 import numpy as np
@@ -18,24 +19,32 @@ CLAIM = CLAIMS["weights-grow-away-from-zero"]
 
 @pytest.mark.claim(CLAIM.id)
 def test_weights_grow_away_from_zero(lab, setup, conclude):
-    tickets, reinits = lab.arms(setup.specs("imp", batch_size=setup.large_batch),
-                                setup.specs("reinit", batch_size=setup.large_batch))
+    tickets, reinits, semistable = lab.arms(setup.specs("imp", batch_size=setup.large_batch),
+                                            setup.specs("reinit", batch_size=setup.large_batch),
+                                            setup.specs("imp", batch_size=setup.small_batch))
 
     thresholds = {"IMP": np.stack([own_thresholds(r) for r in tickets]),
                   "random reinit": np.stack([own_thresholds(r) for r in reinits])}
     late = rounds_at_or_below(tickets[0], setup.low_density)
     log_ratio = np.log(thresholds["IMP"][:, late] / thresholds["random reinit"][:, late]).mean(axis=1)
+    semi = np.stack([own_thresholds(r) for r in semistable])
+    collapse = np.log(semi.max(axis=1) / semi[:, -1])  # 0 where the threshold is still at its peak
     h = setup.histogram_round
     bimodality = {arm: np.array([bimodality_coefficient(surviving_weights(r.rounds[h])) for r in runs])
                   for arm, runs in (("IMP", tickets), ("random reinit", reinits))}
+    level = stats.refuting_confidence(len(CLAIM.rule))  # three parts: a wider interval refutes each
     decision = stats.combine([
-        stats.exceeds_zero(log_ratio, CLAIM.margin,
+        stats.exceeds_zero(log_ratio, CLAIM.margin, confidence=level,
                            test=f"one-sided t: log(threshold IMP / threshold reinit), mean over densities "
                                 f"≤ {100 * setup.low_density:g}%"),
-        stats.beats(bimodality["IMP"], bimodality["random reinit"], CLAIM.second_margin,
+        stats.beats(bimodality["IMP"], bimodality["random reinit"], CLAIM.second_margin, confidence=level,
                     test=f"paired t, one-sided: bimodality coefficient of surviving weights at round {h}, "
                          f"IMP > reinit"),
+        stats.exceeds_zero(collapse, CLAIM.part_margins()[2], confidence=level,  # log: a 10% drop from the peak
+                           test=f"one-sided t: semistable batch {setup.small_batch}, log(peak threshold / last "
+                                f"round's threshold), IMP"),
     ])
+    thresholds[f"IMP, semistable batch {setup.small_batch}"] = semi
 
     densities = np.array(tickets[0].metric("density"))
     threshold_plot = lab.figure_path(CLAIM, "threshold")
@@ -44,7 +53,9 @@ def test_weights_grow_away_from_zero(lab, setup, conclude):
     plot_histograms({f"{arm}, round {h} ({100 * densities[h]:.1f}% remaining), seed 0": surviving_weights(runs[0].rounds[h])
                      for arm, runs in (("IMP", tickets), ("random reinit", reinits))}, histogram_plot)
     conclude(CLAIM, decision, **evidence.merge(
-        {"tables": [{"title": "Pruning threshold (largest magnitude the next prune removes) by weights remaining",
+        {"tables": [{"title": f"Pruning threshold (largest magnitude the next prune removes) by weights remaining: "
+                              f"IMP and its reinitialization at the stable batch {setup.large_batch}, and IMP at the "
+                              f"semistable batch {setup.small_batch}",
                      "markdown": evidence.by_density_table(thresholds, densities, unit="magnitude", digits=4)},
                     {"title": f"Bimodality coefficient of the surviving weights at round {h} (0.555 = uniform)",
                      "markdown": evidence.markdown_table(
@@ -54,6 +65,7 @@ def test_weights_grow_away_from_zero(lab, setup, conclude):
                       "path": evidence.relative(lab, threshold_plot)},
                      {"caption": f"Surviving weights at round {h} (paper Fig. 5)",
                       "path": evidence.relative(lab, histogram_plot)}]},
-        evidence.accuracy(lab, CLAIM, setup, {"IMP": tickets, "random reinit": reinits})),
+        evidence.accuracy(lab, CLAIM, setup, {"IMP": tickets, "random reinit": reinits,
+                                              f"IMP, semistable batch {setup.small_batch}": semistable})),
         reference="ResNet-20, batch 2048: the IMP threshold rises above reinitialization's and the surviving "
                   "weights at round 10 are bimodal; batch 512: the threshold rises, then collapses.")

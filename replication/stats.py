@@ -10,7 +10,9 @@ before looking at data):
 - superiority "A beats B": SUPPORTED when the one-sided paired t-test rejects
   "no advantage" at α and the 95% interval still reaches the margin; REFUTED when
   the interval lies entirely below the margin (any advantage is smaller than the
-  claim needs); otherwise INCONCLUSIVE, with the seeds 80% power would need.
+  claim needs); otherwise INCONCLUSIVE, with the seeds 80% power would need. A
+  claim of more than two parts refutes each with a wider interval
+  (refuting_confidence), so that the claim is wrongly REFUTED at most at rate α.
 - equivalence "A is not noticeably different from B": TOST against ±margin.
 - trend across an ordered factor: each seed's Spearman correlation between the
   factor and the measure, then the one-sided t-test on those correlations.
@@ -42,7 +44,7 @@ class Decision:
     verdict: str
     test: str
     effect: float | None = None  # mean per-seed effect
-    ci_low: float | None = None  # two-sided 95% t interval of the effect
+    ci_low: float | None = None  # two-sided t interval of the effect: 95% but see refuting_confidence
     ci_high: float | None = None
     p_value: float | None = None
     n_seeds: int = 0
@@ -90,27 +92,36 @@ def seeds_for_power(sd: float, margin: float, alpha: float = ALPHA, power: float
     return cap
 
 
-def _summary(diffs: np.ndarray) -> tuple[float, float, float, float]:
+def refuting_confidence(parts: int) -> float:
+    """The two-sided interval a superiority part of a `parts`-part claim refutes with. A combined claim
+    is REFUTED when any part's interval lies below its margin; with every part's effect exactly at
+    its margin each part does so at rate (1 − c)/2, so the claim at most at parts · (1 − c)/2. The
+    95% interval keeps that within α for one or two parts; more parts need a wider one."""
+    return max(0.95, 1 - 2 * ALPHA / parts)
+
+
+def _summary(diffs: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float, float]:
     n = len(diffs)
     mean, sd = float(diffs.mean()), float(diffs.std(ddof=1))
-    half = float(sps.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+    half = float(sps.t.ppf((1 + confidence) / 2, n - 1)) * sd / math.sqrt(n)
     return mean, sd, mean - half, mean + half
 
 
 def beats(a: Sequence[float], b: Sequence[float], margin: float, alpha: float = ALPHA,
-          test: str = "paired t, one-sided: A > B") -> Decision:
+          test: str = "paired t, one-sided: A > B", confidence: float = 0.95) -> Decision:
     """Does arm A beat arm B? a[i], b[i] are seed i's summaries (paired by seed)."""
-    return exceeds_zero(_clean(a) - _clean(b), margin, alpha, test)
+    return exceeds_zero(_clean(a) - _clean(b), margin, alpha, test, confidence)
 
 
 def exceeds_zero(diffs: Sequence[float], margin: float, alpha: float = ALPHA,
-                 test: str = "one-sample t, one-sided: effect > 0") -> Decision:
-    """Is the per-seed effect positive, by at least the smallest effect of interest?"""
+                 test: str = "one-sample t, one-sided: effect > 0", confidence: float = 0.95) -> Decision:
+    """Is the per-seed effect positive, by at least the smallest effect of interest? `confidence`: the
+    interval reported and refuted with (refuting_confidence for a claim of more than two parts)."""
     d = _clean(diffs)
     n = len(d)
     if n < 2 or not np.all(np.isfinite(d)):
         return error(test, f"need at least 2 finite per-seed effects, got {n} ({d.tolist()})", n)
-    mean, sd, low, high = _summary(d)
+    mean, sd, low, high = _summary(d, confidence)
     if sd == 0:
         p = 0.0 if mean > 0 else 1.0
     else:
@@ -122,7 +133,8 @@ def exceeds_zero(diffs: Sequence[float], margin: float, alpha: float = ALPHA,
     if p < alpha and high >= margin:
         decision.verdict, decision.reason = SUPPORTED, f"effect > 0 (p={p:.3g}) and the interval reaches the margin {margin:g}"
     elif high < margin:
-        decision.verdict, decision.reason = REFUTED, f"the 95% interval [{low:.3g}, {high:.3g}] lies below the margin {margin:g}"
+        decision.verdict, decision.reason = REFUTED, (f"the {100 * confidence:.3g}% interval [{low:.3g}, {high:.3g}] "
+                                                      f"lies below the margin {margin:g}")
     else:
         decision.seeds_for_80_power = seeds_for_power(sd, margin, alpha)
         decision.reason = (f"p={p:.3g}; interval [{low:.3g}, {high:.3g}] neither excludes 0 nor falls below "

@@ -28,10 +28,6 @@ CALLS = {"beats": "superiority", "exceeds_zero": "superiority", "equivalent": "e
 CASES = [(claim_id, scale) for scale, setups in SETUPS.items() for claim_id in setups]
 
 
-def _margins(claim) -> list[float]:
-    return [claim.margin] + [claim.second_margin or claim.margin] * (len(claim.rule) - 1)
-
-
 def _levels(claim_id: str, scale: str) -> int:
     return len(SETUPS[scale][claim_id].batch_sizes) or 4
 
@@ -55,11 +51,11 @@ def _trend_noise(levels: int, rho: float) -> float:
     return math.sqrt(low * high)
 
 
-def _part(kind: str, state: str, margin: float, n: int, levels: int, rng) -> stats.Decision:
+def _part(kind: str, state: str, margin: float, n: int, levels: int, parts: int, rng) -> stats.Decision:
     """One simulated part: state is 'null' (the boundary), 'margin' (the claimed effect, exactly) or 'clear'."""
     if kind == "superiority":
         mean = {"null": 0.0, "margin": margin, "clear": 10 * margin}[state]
-        return stats.exceeds_zero(rng.normal(mean, 2 * margin, n), margin)
+        return stats.exceeds_zero(rng.normal(mean, 2 * margin, n), margin, confidence=stats.refuting_confidence(parts))
     if kind == "equivalence":
         b = rng.normal(0, 1, n)
         shift, sd = {"null": (margin, 2 * margin), "margin": (0.0, 2 * margin), "clear": (0.0, 0.01 * margin)}[state]
@@ -77,7 +73,7 @@ def _rate(rule: tuple[str, ...], margins: tuple[float, ...], n: int, levels: int
     rng = np.random.default_rng(zlib.crc32(repr((rule, margins, n, levels, states)).encode()))
     hits = 0
     for _ in range(REPS):
-        parts = [_part(k, s, m, n, levels, rng) for k, s, m in zip(rule, states, margins)]
+        parts = [_part(k, s, m, n, levels, len(rule), rng) for k, s, m in zip(rule, states, margins)]
         hits += stats.combine(parts).verdict == verdict
     return hits / REPS
 
@@ -101,7 +97,7 @@ def test_supported_at_most_alpha_under_the_claims_null(claim_id, scale):
     claim, n = CLAIMS[claim_id], SETUPS[scale][claim_id].seeds
     for i in range(len(claim.rule)):
         states = tuple("null" if j == i else "clear" for j in range(len(claim.rule)))
-        rate = _rate(claim.rule, tuple(_margins(claim)), n, _levels(claim_id, scale), states, SUPPORTED)
+        rate = _rate(claim.rule, claim.part_margins(), n, _levels(claim_id, scale), states, SUPPORTED)
         assert rate <= LIMIT, f"part {i + 1} at its null, n={n}: SUPPORTED in {rate:.1%} of {REPS}"
 
 
@@ -109,5 +105,5 @@ def test_supported_at_most_alpha_under_the_claims_null(claim_id, scale):
 def test_refuted_at_most_alpha_when_the_effect_is_real(claim_id, scale):
     claim, n = CLAIMS[claim_id], SETUPS[scale][claim_id].seeds
     states = ("margin",) * len(claim.rule)
-    rate = _rate(claim.rule, tuple(_margins(claim)), n, _levels(claim_id, scale), states, REFUTED)
+    rate = _rate(claim.rule, claim.part_margins(), n, _levels(claim_id, scale), states, REFUTED)
     assert rate <= LIMIT, f"every part exactly at its claimed effect, n={n}: REFUTED in {rate:.1%} of {REPS}"

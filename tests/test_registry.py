@@ -98,3 +98,9 @@ def test_small_scale_is_one_fashion_mnist_sweep_with_the_papers_roles():
         assert small[claim_id].small_batch == 128
     assert small["instability-predicts-tickets"].batch_sizes == (64, 128, 256, 512)
     assert small["random-reinit-fails"].preset == "lenet-fashion-mnist"
+
+
+def test_every_part_of_a_claims_rule_has_a_margin():
+    for claim in CLAIMS.values():
+        assert len(claim.part_margins()) == len(claim.rule), claim.id
+        assert all(m > 0 for m in claim.part_margins()), claim.id

@@ -373,3 +373,12 @@ def test_trend_with_a_diverged_seed_is_error_not_a_zero_rho():
     values = np.array([[1.0, 2.0, 3.0], [1.0, float("nan"), 3.0], [1.0, 2.0, 4.0]])
     decision = stats.trend([1, 2, 3], values, 0.5)
     assert decision.verdict == ERROR and "non-finite" in decision.reason
+
+
+def test_a_claim_of_more_parts_refutes_each_with_a_wider_interval():
+    assert stats.refuting_confidence(1) == stats.refuting_confidence(2) == 0.95
+    assert stats.refuting_confidence(3) == pytest.approx(1 - 2 * stats.ALPHA / 3)
+    d = [0.05, 0.08, 0.02, 0.06, 0.04]
+    narrow, wide = stats.exceeds_zero(d, 1.0), stats.exceeds_zero(d, 1.0, confidence=stats.refuting_confidence(3))
+    assert wide.ci_low < narrow.ci_low < narrow.ci_high < wide.ci_high
+    assert "96.7% interval" in wide.reason
