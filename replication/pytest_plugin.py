@@ -108,6 +108,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 EXECUTOR = pytest.StashKey[Any]()
+LAB = pytest.StashKey[Any]()  # the session's lab, for the report's count of runs trained and reused
 
 
 def _executor(config: pytest.Config):
@@ -152,11 +153,13 @@ def lab(request: pytest.FixtureRequest):
 
     config = request.config
     store = RunStore(config.getoption("--store") or os.environ.get("REPLICATION_STORE", "runs"))
-    return Lab(scale="smoke", store=store, device=config.getoption("--device"),
-               data_dir=config.getoption("--data-dir") or os.environ.get("REPLICATION_DATA"),
-               seeds=config.getoption("--seeds"), train=not config.getoption("--no-train"),
-               report_dir=Path(config.getoption("--report-dir")), progress=_round_printer(config),
-               executor=config.stash[EXECUTOR])
+    lab = Lab(scale="smoke", store=store, device=config.getoption("--device"),
+              data_dir=config.getoption("--data-dir") or os.environ.get("REPLICATION_DATA"),
+              seeds=config.getoption("--seeds"), train=not config.getoption("--no-train"),
+              report_dir=Path(config.getoption("--report-dir")), progress=_round_printer(config),
+              executor=config.stash[EXECUTOR])
+    config.stash[LAB] = lab
+    return lab
 
 
 def _round_printer(config: pytest.Config):
@@ -285,6 +288,8 @@ class _Recorder:
             return
         out = Path(self.config.getoption("--report-dir"))
         prov = provenance(time.perf_counter() - self.started, self.config.getoption("--device"))
+        if LAB in self.config.stash:
+            prov["runs"] = self.config.stash[LAB].provenance()
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         for scale in sorted({r["scale"] for r in self.results}):
             merged = merge_results(out, scale, [r for r in self.results if r["scale"] == scale])

@@ -63,3 +63,26 @@ def test_two_processes_asking_for_the_same_run_share_one_result(tmp_path, digits
     stored = RunStore(tmp_path).load(tiny_spec(rounds=3, epochs=4, init_seed=11))
     for mine, theirs in zip(stored.rounds, reference.rounds):
         assert all(torch.equal(mine.trained[k], theirs.trained[k]) for k in mine.trained)
+
+
+def test_the_lab_counts_runs_trained_here_and_read_from_the_store(tmp_path):
+    """The report's provenance says how many runs were trained, so that a wall time from a warm store is
+    not mistaken for training time. A run asked for twice counts once."""
+    from replication.lab import Lab
+    from replication.registry import setup_for
+
+    class Store:
+        root = tmp_path
+
+        def is_complete(self, spec):
+            return spec.init_seed == 0
+
+    class Executor:
+        def runs(self, specs, *args, **kwargs):
+            return [object()] * len(specs)
+
+    specs = setup_for("random-reinit-fails", "smoke").specs("imp", seeds=3)
+    lab = Lab("smoke", Store(), executor=Executor())
+    lab.arms(specs)
+    lab.arms(specs[:1])
+    assert lab.provenance() == "2 trained in this session, 1 read complete from the store"
