@@ -36,7 +36,7 @@ class Lab:
     _data: dict[str, TensorData] = field(default_factory=dict)
     # each run asked for, by hash: "trained" here (or resumed), or "stored" (already complete); the
     # report states both counts, so that a wall time from a warm store is not read as training time
-    ledger: dict[str, str] = field(default_factory=dict)
+    ledger: dict[tuple[str, str], str] = field(default_factory=dict)  # (scale, hash) -> kind
 
     def setup(self, claim: Claim) -> Setup | None:
         setup = setup_for(claim.id, self.scale)
@@ -62,14 +62,16 @@ class Lab:
                 raise MissingRuns(f"{len(missing)} run(s) missing from {self.store.root} "
                                   f"(first: {missing[0].hash()}); run the claims to compute them")
         for s in specs:
-            self.ledger.setdefault(s.hash(), "stored" if self.store.is_complete(s) else "trained")
+            if (self.scale, s.hash()) not in self.ledger:
+                self.ledger[self.scale, s.hash()] = "stored" if self.store.is_complete(s) else "trained"
         data = self.data(specs[0].train.dataset)
         runs = dict(zip(specs, self.executor.runs(specs, self.store, self.device, self.data_dir, data,
                                                   progress=self.progress)))
         return [[runs[s] for s in arm] for arm in arms]
 
-    def provenance(self) -> str:
-        counts = [sum(v == kind for v in self.ledger.values()) for kind in ("trained", "stored")]
+    def provenance(self, scale: str) -> str:
+        """How many of the runs the claims at `scale` asked for were trained in this session."""
+        counts = [sum(v == kind for (at, _), v in self.ledger.items() if at == scale) for kind in ("trained", "stored")]
         return f"{counts[0]} trained in this session, {counts[1]} read complete from the store"
 
     def figure_path(self, claim: Claim, name: str) -> Path:

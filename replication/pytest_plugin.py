@@ -187,6 +187,7 @@ class Conclude:
     def __call__(self, claim: Claim, decision: Decision | None, **details: Any) -> None:
         setup = setup_for(claim.id, self.scale)
         details.setdefault("known_refuted", setup.known_refuted if setup else "")
+        details.setdefault("refuted_parts", list(setup.refuted_parts) if setup else [])
         result = result_for(claim, self.scale, decision, time.perf_counter() - self.started, **details)
         self.item.user_properties.append((RESULT_PROPERTY, json.dumps(result.to_dict())))
         outcome(result)
@@ -254,8 +255,15 @@ def outcome(result: ClaimResult) -> None:
     replicate: REFUTED, or INCONCLUSIVE where a near-zero effect's interval
     crosses the margin on another machine's rounding, is xfail with the
     recorded reason. SUPPORTED or ERROR fails, so that the record gets revisited.
+    Where the record names the parts it is about (`Setup.refuted_parts`), any
+    other part that is not SUPPORTED fails too.
     """
     message = f"{result.claim} [{result.scale}]: {result.verdict} — {result.reason}"
+    lapsed = [i for i, part in enumerate(result.parts, 1)
+              if result.refuted_parts and i not in result.refuted_parts and part["verdict"] != SUPPORTED]
+    if result.known_refuted and lapsed:
+        pytest.fail(f"{message}; part(s) {lapsed}, recorded as replicating beside the known refutation of "
+                    f"part(s) {result.refuted_parts}, no longer do", pytrace=False)
     if result.known_refuted:
         if result.verdict in (REFUTED, INCONCLUSIVE):
             pytest.xfail(f"{message} (known not to replicate at this scale: {result.known_refuted})")
@@ -288,12 +296,11 @@ class _Recorder:
             return
         out = Path(self.config.getoption("--report-dir"))
         prov = provenance(time.perf_counter() - self.started, self.config.getoption("--device"))
-        if LAB in self.config.stash:
-            prov["runs"] = self.config.stash[LAB].provenance()
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         for scale in sorted({r["scale"] for r in self.results}):
             merged = merge_results(out, scale, [r for r in self.results if r["scale"] == scale])
-            path = write_report(merged, scale, out, prov)
+            runs = {"runs": self.config.stash[LAB].provenance(scale)} if LAB in self.config.stash else {}
+            path = write_report(merged, scale, out, {**prov, **runs})
             if self.config.getoption("--update-readme") and scale == "smoke":
                 update_readme(Path(self.config.rootpath) / "README.md", merged, scale)
             if reporter is not None:

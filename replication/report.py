@@ -51,6 +51,7 @@ class ClaimResult:
     figures: list[dict[str, str]] = field(default_factory=list)  # {"caption", "path"} relative to the report
     reference: str = ""  # the paper's values, where PAPER.md has them
     known_refuted: str = ""  # why this claim is known not to replicate at this scale (Setup.known_refuted)
+    refuted_parts: list[int] = field(default_factory=list)  # the parts known_refuted is about (Setup.refuted_parts)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -193,6 +194,9 @@ def summary_table(results: list[dict[str, Any]]) -> str:
     rows = []
     for r in sorted(results, key=lambda r: r["number"]):
         interval = "–" if r.get("ci_low") is None else f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+        level = (r.get("decision") or {}).get("confidence", 0.95)
+        if r.get("ci_low") is not None and level != 0.95:  # the parts of a claim of more than two
+            interval += f" ({100 * level:.3g}%)"
         rows.append([r["number"], f"`{r['claim']}`", r["statement"], f"**{r['verdict']}**",
                      f"{_fmt(r.get('effect'))} {interval}", _fmt(r.get("p_value")), r.get("n_seeds") or "–",
                      f"{r.get('wall_seconds', 0):.0f}"])
@@ -240,7 +244,8 @@ def _section(r: dict[str, Any]) -> list[str]:
     for p in parts:
         if not p:
             continue
-        interval = "" if p.get("ci_low") is None else f", 95% CI [{_fmt(p['ci_low'])}, {_fmt(p['ci_high'])}]"
+        interval = "" if p.get("ci_low") is None else (f", {100 * p.get('confidence', 0.95):.3g}% CI "
+                                                      f"[{_fmt(p['ci_low'])}, {_fmt(p['ci_high'])}]")
         extra = ""
         if p.get("standardized") is not None:
             extra += f", d_z {_fmt(p['standardized'])}"

@@ -44,11 +44,12 @@ class Decision:
     verdict: str
     test: str
     effect: float | None = None  # mean per-seed effect
-    ci_low: float | None = None  # two-sided t interval of the effect: 95% but see refuting_confidence
+    ci_low: float | None = None  # two-sided t interval of the effect, at `confidence`
     ci_high: float | None = None
     p_value: float | None = None
     n_seeds: int = 0
     margin: float | None = None
+    confidence: float = 0.95  # of the interval; wider for the parts of a claim of more than two (refuting_confidence)
     standardized: float | None = None  # mean / sd of the per-seed effects (Cohen's d_z)
     fraction_positive: float | None = None
     permutation_p: float | None = None
@@ -92,12 +93,14 @@ def seeds_for_power(sd: float, margin: float, alpha: float = ALPHA, power: float
     return cap
 
 
-def refuting_confidence(parts: int) -> float:
+def refuting_confidence(parts: int, alpha: float = ALPHA) -> float:
     """The two-sided interval a superiority part of a `parts`-part claim refutes with. A combined claim
     is REFUTED when any part's interval lies below its margin; with every part's effect exactly at
     its margin each part does so at rate (1 − c)/2, so the claim at most at parts · (1 − c)/2. The
-    95% interval keeps that within α for one or two parts; more parts need a wider one."""
-    return max(0.95, 1 - 2 * ALPHA / parts)
+    95% interval keeps that within α for one or two parts; more parts need a wider one. (For
+    superiority parts, the only kind a claim of more than two has so far; equivalence and trend
+    parts keep their own rules.)"""
+    return max(0.95, 1 - 2 * alpha / parts)
 
 
 def _summary(diffs: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float, float]:
@@ -126,7 +129,7 @@ def exceeds_zero(diffs: Sequence[float], margin: float, alpha: float = ALPHA,
         p = 0.0 if mean > 0 else 1.0
     else:
         p = float(sps.t.sf(mean / (sd / math.sqrt(n)), n - 1))
-    decision = Decision(INCONCLUSIVE, test, mean, low, high, p, n, margin,
+    decision = Decision(INCONCLUSIVE, test, mean, low, high, p, n, margin, confidence=confidence,
                         standardized=mean / sd if sd > 0 else None,
                         fraction_positive=float(np.mean(d > 0)), permutation_p=sign_flip_p(d),
                         per_seed=d.tolist())

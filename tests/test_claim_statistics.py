@@ -90,6 +90,9 @@ def test_claim_module_calls_its_declared_rule(claim_id):
     source = (Path(__file__).parents[1] / "claims" / f"test_{claim_id.replace('-', '_')}.py").read_text()
     calls = re.findall(r"stats\.(beats|exceeds_zero|equivalent|trend)\(", source)
     assert tuple(CALLS[c] for c in calls) == CLAIMS[claim_id].rule
+    if len(calls) > 2:  # then every part refutes with the wider interval the simulation below assumes
+        assert "stats.refuting_confidence(len(CLAIM.rule))" in source
+        assert source.count("confidence=level") == len(calls)
 
 
 @pytest.mark.parametrize("claim_id, scale", CASES, ids=[f"{c}-{s}" for c, s in CASES])

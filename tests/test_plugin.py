@@ -151,6 +151,21 @@ def test_a_known_refutation_is_expected_until_the_claim_replicates(pytester, run
     assert results(pytester)[0]["verdict"] == verdict
 
 
+@pytest.mark.parametrize("second,outcome", [("SUPPORTED", "xfailed"), ("INCONCLUSIVE", "failed")])
+def test_a_known_refutation_of_one_part_still_guards_the_others(pytester, run, second, outcome):
+    """Claim 8 at smoke records its third part as not replicating (Setup.refuted_parts): the claim is an
+    expected failure only while its other parts stay SUPPORTED."""
+    body = f"""
+        from replication.stats import combine
+        conclude(CLAIM, combine([decision("SUPPORTED"), decision({second!r}), decision("REFUTED")]))
+    """
+    pytester.makepyfile(test_fake=claim_test("weights-grow-away-from-zero", body))
+    result = run()
+    result.assert_outcomes(**{outcome: 1}, deselected=2)
+    if outcome == "failed":
+        result.stdout.fnmatch_lines(["*part(s) ?2?, recorded as replicating*no longer do*"])
+
+
 def test_inconclusive_skips_with_reason(pytester, run):
     pytester.makepyfile(test_fake=concluding("random-reinit-fails", "INCONCLUSIVE", "about 23 seeds would do"))
     result = run()

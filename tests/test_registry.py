@@ -104,3 +104,6 @@ def test_every_part_of_a_claims_rule_has_a_margin():
     for claim in CLAIMS.values():
         assert len(claim.part_margins()) == len(claim.rule), claim.id
         assert all(m > 0 for m in claim.part_margins()), claim.id
+        assert claim.part_margins()[0] == claim.margin, claim.id
+        if claim.second_margin is not None:
+            assert claim.part_margins()[1] == claim.second_margin, claim.id
