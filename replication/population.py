@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from . import kernels
 from .data import TensorData, epoch_order
 from .masks import Mask
 from .spec import TrainSpec
@@ -163,6 +164,88 @@ class StackedRepellence:
         return self.strength * (cos ** 2).mean(dim=1)  # K
 
 
+class AutogradStep:
+    """One step for every member through autograd and torch's fused optimizers, in either precision,
+    with the repellent / attractive loss when there is one."""
+
+    def __init__(self, net: StackedMLP, spec: TrainSpec, repellence: StackedRepellence | None):
+        self.net, self.repellence = net, repellence
+        self.optimizer = make_optimizer(net.parameters(), spec)
+        self.dtype = torch.bfloat16 if spec.precision == "bf16" else torch.float32
+        self.input_dtype = torch.float32  # _StackedLinear casts to self.dtype
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, row_weight: torch.Tensor, lr: float) -> torch.Tensor:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        logits = self.net.forward(x, self.dtype)
+        losses = F.cross_entropy(logits.float().flatten(0, 1), y, reduction="none")
+        per_member = (losses.view(x.shape[0], -1) * row_weight).sum(1)  # the batch mean; padding rows weigh 0
+        if self.repellence is not None:
+            per_member = per_member + self.repellence(self.net)
+        self.optimizer.zero_grad(set_to_none=True)
+        per_member.sum().backward()
+        self.optimizer.step()
+        self.net.apply_masks()
+        return per_member.detach()
+
+
+class DirectBF16Step:
+    """One precision='bf16' step for every member with a hand-written backward and the compiled masked
+    optimizer (kernels.py, masked_step.c): the autograd path's arithmetic (bf16 matmuls and
+    activations, fp32 loss and bias gradients, fp32 master weights and optimizer state), in fewer
+    passes over memory. The optimizer reads the bf16 weight gradient, applies the mask, and writes
+    the fp32 weights and the bf16 copies the next forward multiplies with, in one pass; the weight
+    gradients go to buffers allocated once. Used when the kernel loads and there is no repellent
+    loss (which needs autograd); tests/test_population.py checks it against the autograd path.
+    """
+
+    def __init__(self, net: StackedMLP, spec: TrainSpec, kernel):
+        self.net, self.spec, self.kernel = net, spec, kernel
+        weights = [f"{l}.weight" for l in net.layers]
+        self.masks = {n: (m[:, :net.shapes[n].numel()] != 0).to(torch.uint8).contiguous()
+                      for n, m in zip(weights, net.masks)}
+        self.copies = {n: net.view(n).detach().to(torch.bfloat16).contiguous() for n in net.names}  # masked already
+        self.state = {n: [torch.zeros_like(leaf) for _ in range(2 if spec.optimizer == "adam" else 1)]
+                      for n, leaf in net.leaves.items()}
+        self.grads = {n: torch.empty_like(self.copies[n]) for n in weights}
+        self.count = 0
+        self.input_dtype = torch.bfloat16
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, row_weight: torch.Tensor, lr: float) -> torch.Tensor:
+        """x: K×rows×features (bf16), y: K·rows labels, row_weight: the rows' loss weights; returns K losses."""
+        net, copies = self.net, self.copies
+        inputs, h = [], x
+        for i, l in enumerate(net.layers):
+            inputs.append(h)
+            h = torch.baddbmm(copies[f"{l}.bias"].unsqueeze(1), h, copies[f"{l}.weight"].transpose(1, 2))
+            if i < len(net.layers) - 1:
+                h = h.relu_()
+        logp = torch.log_softmax(h.float(), dim=2)  # K×rows×classes
+        target = y.view(*logp.shape[:2], 1)
+        losses = (-logp.gather(2, target).squeeze(2) * row_weight).sum(1)
+        grad = logp.exp_().scatter_add_(2, target, torch.full_like(target, -1.0, dtype=logp.dtype))
+        grad = grad.mul_(row_weight.view(1, -1, 1))  # d(Σ losses)/d(logits) = (softmax − onehot) · weight
+        self.count += 1
+        for i in reversed(range(len(net.layers))):
+            w, b = f"{net.layers[i]}.weight", f"{net.layers[i]}.bias"
+            bias_grad, grad = grad.float().sum(1), grad.to(torch.bfloat16)
+            torch.bmm(grad.transpose(1, 2), inputs[i], out=self.grads[w])
+            if i > 0:  # the input gradient through the relu (autograd's own op), before the weights change
+                grad = torch.ops.aten.threshold_backward(torch.bmm(grad, copies[w]), inputs[i], 0)
+            self._update(w, self.grads[w], self.masks[w], lr)
+            self._update(b, bias_grad, None, lr)
+        return losses
+
+    def _update(self, name: str, grad: torch.Tensor, mask: torch.Tensor | None, lr: float) -> None:
+        spec, leaf, state, copy = self.spec, self.net.leaves[name], self.state[name], self.copies[name]
+        if spec.optimizer == "adam":
+            self.kernel.adam(leaf.data, *state, grad, mask, copy, lr=lr, betas=(0.9, 0.999), eps=1e-8,
+                             weight_decay=spec.weight_decay, step=self.count)
+        else:
+            self.kernel.sgd(leaf.data, state[0], grad, mask, copy, lr=lr, momentum=spec.momentum,
+                            weight_decay=spec.weight_decay)
+
+
 def _aligned_batch(idx: torch.Tensor, widths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
     """Pad a K×B batch with rows of weight 0 so that every K×rows×width activation and gradient gives
     each member a whole number of 16-float units: MKL's small matmuls round differently on operands
@@ -189,14 +272,14 @@ def train_population(members: list[Member], data: TensorData, spec: TrainSpec,
     device = data.x_train.device
     net = StackedMLP(members, device)
     repellence = StackedRepellence(members, net, repel) if repel and members[0].optima else None
-    optimizer = make_optimizer(net.parameters(), spec)
+    net.apply_masks()
+    kernel = kernels.load() if spec.precision == "bf16" and repellence is None else None
+    step_all = DirectBF16Step(net, spec, kernel) if kernel is not None else AutogradStep(net, spec, repellence)
     generators = [torch.Generator().manual_seed(m.noise_seed) for m in members]
     per_epoch = steps_per_epoch(data.n_train, spec.batch_size)
-    x_all = data.x_train.flatten(1)
+    x_all = data.x_train.flatten(1).to(step_all.input_dtype)  # cast once, not every batch
     k = len(members)
     diverged = torch.zeros(k, dtype=torch.bool, device=device)
-    dtype = torch.bfloat16 if spec.precision == "bf16" else torch.float32
-    net.apply_masks()
     step = 0
     for _ in range(spec.epochs):
         # Each member's own permutation (the same draws as the one-model trainer), as one K×n tensor.
@@ -204,18 +287,10 @@ def train_population(members: list[Member], data: TensorData, spec: TrainSpec,
         for idx in orders.to(device).split(spec.batch_size, dim=1):  # K×B
             idx, row_weight = _aligned_batch(idx, net.widths)
             idx = idx.reshape(-1)  # contiguous: one gather for all members
-            for group in optimizer.param_groups:
-                group["lr"] = spec.lr * lr_factor(step, spec, per_epoch)
-            logits = net.forward(x_all.index_select(0, idx).view(k, -1, x_all.shape[1]), dtype)
-            losses = F.cross_entropy(logits.float().flatten(0, 1), data.y_train.index_select(0, idx), reduction="none")
-            per_member = (losses.view(k, -1) * row_weight).sum(1)  # the batch mean; padding rows weigh 0
-            if repellence is not None:
-                per_member = per_member + repellence(net)
+            x = x_all.index_select(0, idx).view(k, -1, x_all.shape[1])
+            per_member = step_all(x, data.y_train.index_select(0, idx), row_weight,
+                                  spec.lr * lr_factor(step, spec, per_epoch))
             diverged |= ~torch.isfinite(per_member)
-            optimizer.zero_grad(set_to_none=True)
-            per_member.sum().backward()
-            optimizer.step()
-            net.apply_masks()
             step += 1
     flags = diverged.tolist()
     return [net.state_dict(i) for i in range(k)], [TrainOutcome(step, flags[i], None) for i in range(k)]

@@ -114,7 +114,7 @@ def test_bf16_one_model_trainer_matches_the_stacked_one_closely(digits):
 
 @pytest.mark.parametrize("optimizer,lr,precision,threads,repel", [
     ("sgd", 0.05, "fp32", 1, 0.0), ("adam", 1.2e-3, "fp32", 1, 0.0), ("sgd", 0.05, "bf16", 1, 0.0),
-    ("adam", 1.2e-3, "fp32", 2, 0.0), ("sgd", 0.05, "fp32", 1, 2.0)])
+    ("adam", 1.2e-3, "bf16", 2, 0.0), ("adam", 1.2e-3, "fp32", 2, 0.0), ("sgd", 0.05, "fp32", 1, 2.0)])
 def test_a_members_bits_do_not_depend_on_its_place_or_company_in_the_stack(digits, optimizer, lr, precision,
                                                                            threads, repel):
     """The fused optimizers round a tensor's scalar tail differently from its vector body (fused SGD

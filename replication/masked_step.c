@@ -1,0 +1,112 @@
+/* One fused pass of a masked optimizer step over a stack of K members' parameters.
+ *
+ * For precision="bf16" population training (population.py): per weight it reads the fp32 weight,
+ * the bf16 (or fp32) gradient, the optimizer state and the 1-byte mask, and writes the new fp32
+ * weight, its state and the bf16 copy the next forward pass multiplies with. Done with torch ops
+ * that is five passes over the 17 MB of a K = 16 LeNet stack (gradient cast, Adam, mask multiply,
+ * weight cast, and their page faults); the step is memory-bound, so one pass is what it costs.
+ *
+ * The arithmetic is torch.optim's (Adam: L2 weight decay added to the gradient, exp_avg by lerp,
+ * step size lr / bias_correction1 (computed by the caller in double), denominator sqrt(v) / sqrt(bias_correction2) + eps; SGD:
+ * buf = momentum * buf + g, p -= lr * buf) and elementwise, so a member's numbers never depend on
+ * its neighbours. Compiled with -ffp-contract=off so that vector body and scalar tail round alike.
+ * Pruned weights (mask 0) are set to exactly 0 and their state is left alone, as re-masking after
+ * each step would leave them. Layout: member k's parameters start at k * stride (the padded leaf),
+ * its gradient, mask and bf16 copy at k * n.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define BLOCK 4096
+
+static inline float bf16_to_float(uint16_t b) {
+    uint32_t u = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline uint16_t float_to_bf16(float f) { /* round to nearest even, as c10::BFloat16 */
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if (isnan(f)) return 0x7FC0;
+    return (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+}
+
+struct step {
+    int64_t members, n, stride;
+    float *p, *s1, *s2;         /* weights; Adam's exp_avg and exp_avg_sq, or SGD's momentum buffer in s1 */
+    const void *g;              /* gradient, K x n, bf16 or fp32 */
+    int g_bf16;
+    const uint8_t *mask;        /* K x n, or NULL: nothing pruned */
+    uint16_t *copy;             /* K x n bf16 copy of the new weights */
+    int threads;
+};
+
+struct hyper { float lr, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay, bias_correction2_sqrt; };
+
+/* One block of one member, written with restrict pointers and no branches so that the compiler
+ * vectorizes it; the flags are compile-time constants in each specialization below. */
+static inline __attribute__((always_inline)) void block(
+        const int adam, const int g_bf16, const int masked, const int64_t len,
+        float *restrict p, float *restrict s1, float *restrict s2, const void *restrict g,
+        const uint8_t *restrict mask, uint16_t *restrict copy, const struct hyper h) {
+    for (int64_t i = 0; i < len; i++) {
+        float grad = g_bf16 ? bf16_to_float(((const uint16_t *)g)[i]) : ((const float *)g)[i];
+        grad = h.weight_decay != 0.0f ? grad + h.weight_decay * p[i] : grad;
+        float value;
+        if (adam) {
+            const float m = s1[i] + h.one_minus_beta1 * (grad - s1[i]);
+            const float v = s2[i] * h.beta2 + h.one_minus_beta2 * grad * grad;
+            s1[i] = masked && !mask[i] ? s1[i] : m;
+            s2[i] = masked && !mask[i] ? s2[i] : v;
+            value = p[i] - h.lr * (m / (sqrtf(v) / h.bias_correction2_sqrt + h.eps));
+        } else {
+            const float buf = h.beta2 * s1[i] + grad; /* beta2 carries the momentum for SGD */
+            s1[i] = masked && !mask[i] ? s1[i] : buf;
+            value = p[i] - h.lr * buf;
+        }
+        value = masked && !mask[i] ? 0.0f : value;
+        p[i] = value;
+        copy[i] = float_to_bf16(value);
+    }
+}
+
+#define SPECIALIZE(name, ADAM, BF16, MASKED)                                                         \
+    static void name(const struct step s, const struct hyper h) {                                   \
+        const int64_t blocks = (s.n + BLOCK - 1) / BLOCK;                                           \
+        _Pragma("omp parallel for schedule(static) num_threads(s.threads)")                         \
+        for (int64_t b = 0; b < s.members * blocks; b++) {                                           \
+            const int64_t k = b / blocks, lo = (b % blocks) * BLOCK;                                 \
+            const int64_t len = (lo + BLOCK < s.n ? lo + BLOCK : s.n) - lo;                          \
+            const int64_t at = k * s.stride + lo, gi = k * s.n + lo;                                 \
+            const void *g = BF16 ? (const void *)((const uint16_t *)s.g + gi)                        \
+                                 : (const void *)((const float *)s.g + gi);                          \
+            block(ADAM, BF16, MASKED, len, s.p + at, s.s1 + at, ADAM ? s.s2 + at : NULL, g,           \
+                  MASKED ? s.mask + gi : NULL, s.copy + gi, h);                                      \
+        }                                                                                           \
+    }
+
+SPECIALIZE(adam_bf16_masked, 1, 1, 1)
+SPECIALIZE(adam_bf16, 1, 1, 0)
+SPECIALIZE(adam_fp32_masked, 1, 0, 1)
+SPECIALIZE(adam_fp32, 1, 0, 0)
+SPECIALIZE(sgd_bf16_masked, 0, 1, 1)
+SPECIALIZE(sgd_bf16, 0, 1, 0)
+SPECIALIZE(sgd_fp32_masked, 0, 0, 1)
+SPECIALIZE(sgd_fp32, 0, 0, 0)
+
+void adam_step(struct step s, float step_size, float one_minus_beta1, float beta2, float one_minus_beta2,
+               float eps, float weight_decay, float bias_correction2_sqrt) {
+    const struct hyper h = {step_size, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay,
+                            bias_correction2_sqrt};
+    if (s.g_bf16) (s.mask ? adam_bf16_masked : adam_bf16)(s, h);
+    else (s.mask ? adam_fp32_masked : adam_fp32)(s, h);
+}
+
+void sgd_step(struct step s, float lr, float momentum, float weight_decay) {
+    const struct hyper h = {lr, 0.0f, momentum, 0.0f, 0.0f, weight_decay, 1.0f};
+    if (s.g_bf16) (s.mask ? sgd_bf16_masked : sgd_bf16)(s, h);
+    else (s.mask ? sgd_fp32_masked : sgd_fp32)(s, h);
+}

@@ -1,0 +1,142 @@
+"""The compiled masked optimizer step (replication/masked_step.c) against torch.optim."""
+
+import pytest
+import torch
+
+from replication import kernels
+from replication import masks as M
+from replication.population import (AutogradStep, DirectBF16Step, Member, StackedMLP, _aligned_batch,
+                                    train_population)
+from replication.training import evaluate
+
+from conftest import tiny_model, tiny_train
+
+kernel = kernels.load()
+needs_kernel = pytest.mark.skipif(kernel is None, reason="no C compiler here: the torch-op path is used")
+
+
+def _problem(seed=0, members=3, n=50, stride=64):
+    g = torch.Generator().manual_seed(seed)
+    p = torch.zeros(members, stride)
+    p[:, :n] = torch.randn(members, n, generator=g)
+    mask = (torch.rand(members, n, generator=g) > 0.4).to(torch.uint8)
+    p[:, :n] *= mask
+    grads = [torch.randn(members, n, generator=g) for _ in range(4)]
+    return p, mask, grads
+
+
+@needs_kernel
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+@pytest.mark.parametrize("weight_decay", [0.0, 1e-2])
+def test_the_masked_step_is_torchs_step_followed_by_the_mask(optimizer, weight_decay):
+    p, mask, grads = _problem()
+    n = mask.shape[1]
+    reference = p[:, :n].clone().requires_grad_()
+    torch_opt = (torch.optim.Adam([reference], lr=1e-2, weight_decay=weight_decay) if optimizer == "adam" else
+                 torch.optim.SGD([reference], lr=1e-2, momentum=0.9, weight_decay=weight_decay))
+    state = [torch.zeros_like(p) for _ in range(2)]
+    copy = torch.empty(mask.shape, dtype=torch.bfloat16)
+    for step, g in enumerate(grads, start=1):
+        reference.grad = g.clone()
+        torch_opt.step()
+        with torch.no_grad():
+            reference.mul_(mask)
+        if optimizer == "adam":
+            kernel.adam(p, *state, g, mask, copy, lr=1e-2, betas=(0.9, 0.999), eps=1e-8,
+                        weight_decay=weight_decay, step=step)
+        else:
+            kernel.sgd(p, state[0], g, mask, copy, lr=1e-2, momentum=0.9, weight_decay=weight_decay)
+    torch.testing.assert_close(p[:, :n], reference.detach(), rtol=1e-5, atol=1e-6)
+    assert torch.all(p[:, :n][mask == 0] == 0)  # pruned weights exactly zero
+    assert torch.all(p[:, n:] == 0)  # the padding is never touched
+    assert torch.equal(copy, p[:, :n].to(torch.bfloat16))  # the bf16 copy rounds as torch does
+
+
+@needs_kernel
+def test_bf16_gradients_are_read_exactly_and_no_mask_means_nothing_pruned():
+    p, _, grads = _problem(1)
+    n = grads[0].shape[1]
+    bf16 = [g.to(torch.bfloat16) for g in grads]
+    twin = p.clone()
+    states = [[torch.zeros_like(p) for _ in range(2)] for _ in range(2)]
+    copy = torch.empty(p.shape[0], n, dtype=torch.bfloat16)
+    for step, (g16, g32) in enumerate(zip(bf16, [g.float() for g in bf16]), start=1):
+        for target, state, g in ((p, states[0], g16), (twin, states[1], g32)):
+            kernel.adam(target, *state, g, None, copy, lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                        step=step)
+    assert torch.equal(p, twin)
+    assert torch.all(p[:, :n] != 0)
+
+
+@needs_kernel
+def test_operands_that_do_not_fit_are_refused():
+    p, mask, grads = _problem()
+    state = [torch.zeros_like(p) for _ in range(2)]
+    with pytest.raises(ValueError, match="bf16 copy"):
+        kernel.adam(p, *state, grads[0], mask, None, lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, step=1)
+    with pytest.raises(ValueError, match="gradient"):
+        kernel.sgd(p, state[0], torch.randn(3, 80), None, torch.empty(3, 80, dtype=torch.bfloat16), lr=1e-2,
+                   momentum=0.9, weight_decay=0.0)
+
+
+def _members(count=3, density=0.5):
+    models = [tiny_model(seed) for seed in range(count)]
+    return [Member({k: v.clone() for k, v in m.state_dict().items()},
+                   M.prune_global(m.state_dict(), M.dense_mask(m), density).mask, 5 + i) for i, m in enumerate(models)]
+
+
+@needs_kernel
+@pytest.mark.parametrize("optimizer,lr", [("adam", 1.2e-3), ("sgd", 0.05)])
+def test_direct_bf16_steps_equal_autograd_bf16_steps(digits, optimizer, lr):
+    """Three steps from one start on the same batches: the hand-written backward and the fused
+    update agree with autograd and torch's optimizer plus the mask multiply, to bf16 rounding."""
+    spec = tiny_train(optimizer=optimizer, lr=lr, weight_decay=1e-4, precision="bf16")
+    members = _members()
+    nets = [StackedMLP(members, torch.device("cpu")) for _ in range(2)]
+    for net in nets:
+        net.apply_masks()
+    steps = [DirectBF16Step(nets[0], spec, kernel), AutogradStep(nets[1], spec, None)]
+    g = torch.Generator().manual_seed(0)
+    x_all = digits.x_train.flatten(1)
+    for _ in range(3):
+        idx, weight = _aligned_batch(torch.randint(0, digits.n_train, (3, 20), generator=g), nets[0].widths)
+        x, y = x_all[idx.reshape(-1)].view(3, -1, x_all.shape[1]), digits.y_train[idx.reshape(-1)]
+        losses = [step(x.to(step.input_dtype), y, weight, lr) for step in steps]
+        torch.testing.assert_close(losses[0], losses[1], rtol=1e-3, atol=1e-4)
+    for name in nets[0].names:
+        torch.testing.assert_close(nets[0].view(name), nets[1].view(name), rtol=1e-3, atol=1e-4)
+    for name, mask in zip([n for n in nets[0].names if n.endswith("weight")], nets[0].masks):
+        assert torch.all(nets[0].leaves[name][mask == 0] == 0)
+
+
+@needs_kernel
+@pytest.mark.parametrize("optimizer,lr", [("adam", 1.2e-3), ("sgd", 0.05)])
+def test_the_direct_bf16_path_learns_as_well_as_the_autograd_path(digits, monkeypatch, optimizer, lr):
+    spec = tiny_train(optimizer=optimizer, lr=lr, epochs=3, weight_decay=1e-4, precision="bf16")
+    direct, outcomes = train_population(_members(), digits, spec)
+    monkeypatch.setattr(kernels, "load", lambda: None)
+    autograd, _ = train_population(_members(), digits, spec)
+    model = tiny_model(0)
+    accuracy = []
+    for state in direct + autograd:
+        model.load_state_dict(state)
+        accuracy.append(evaluate(model, digits.x_test, digits.y_test)[1])
+    # single members drift apart by a few test examples (bf16 rounding compounds); their mean does not
+    assert abs(sum(accuracy[:3]) - sum(accuracy[3:])) / 3 < 0.015, accuracy
+    assert not any(o.diverged for o in outcomes)
+
+
+def test_kernels_can_be_switched_off(monkeypatch):
+    monkeypatch.setenv("REPLICATION_KERNELS", "off")
+    assert kernels.load.__wrapped__() is None  # the uncached function: the cached kernel stays as it was
+
+
+@pytest.mark.parametrize("compiler", ["false", "no-such-compiler"])
+def test_a_failing_or_missing_compiler_falls_back_with_a_warning_and_leaves_nothing(monkeypatch, tmp_path, compiler):
+    monkeypatch.setenv("CC", compiler)
+    if compiler != "false":
+        monkeypatch.setenv("PATH", str(tmp_path))  # and no gcc to fall back on
+    monkeypatch.setattr(kernels, "CACHE", tmp_path / "kernels")
+    with pytest.warns(UserWarning, match="falls back to torch ops"):
+        assert kernels.load.__wrapped__() is None
+    assert not list(tmp_path.rglob("*.so"))
