@@ -212,26 +212,29 @@ class DirectBF16Step:
         self.input_dtype = torch.bfloat16
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, row_weight: torch.Tensor, lr: float) -> torch.Tensor:
-        """x: K×rows×features (bf16), y: K·rows labels, row_weight: the rows' loss weights; returns K losses."""
+        """x: K×rows×features (bf16), y: K·rows labels, row_weight: the rows' loss weights; returns K losses.
+
+        Activations are kept feature-major (K×features×rows): W @ hᵀ measured 20% faster than
+        h @ Wᵀ for LeNet's first layer on this CPU's bf16 matmuls."""
         net, copies = self.net, self.copies
-        inputs, h = [], x
+        inputs, h = [], x.transpose(1, 2)
         for i, l in enumerate(net.layers):
             inputs.append(h)
-            h = torch.baddbmm(copies[f"{l}.bias"].unsqueeze(1), h, copies[f"{l}.weight"].transpose(1, 2))
+            h = torch.baddbmm(copies[f"{l}.bias"].unsqueeze(2), copies[f"{l}.weight"], h)
             if i < len(net.layers) - 1:
                 h = h.relu_()
-        logp = torch.log_softmax(h.float(), dim=2)  # K×rows×classes
-        target = y.view(*logp.shape[:2], 1)
-        losses = (-logp.gather(2, target).squeeze(2) * row_weight).sum(1)
-        grad = logp.exp_().scatter_add_(2, target, torch.full_like(target, -1.0, dtype=logp.dtype))
-        grad = grad.mul_(row_weight.view(1, -1, 1))  # d(Σ losses)/d(logits) = (softmax − onehot) · weight
+        logp = torch.log_softmax(h.float(), dim=1)  # K×classes×rows
+        target = y.view(logp.shape[0], 1, -1)
+        losses = (-logp.gather(1, target).squeeze(1) * row_weight).sum(1)
+        grad = logp.exp_().scatter_add_(1, target, torch.full_like(target, -1.0, dtype=logp.dtype))
+        grad = grad.mul_(row_weight)  # d(Σ losses)/d(logits) = (softmax − onehot) · weight
         self.count += 1
         for i in reversed(range(len(net.layers))):
             w, b = f"{net.layers[i]}.weight", f"{net.layers[i]}.bias"
-            bias_grad, grad = grad.float().sum(1), grad.to(torch.bfloat16)
-            torch.bmm(grad.transpose(1, 2), inputs[i], out=self.grads[w])
+            bias_grad, grad = grad.float().sum(2), grad.to(torch.bfloat16)
+            torch.bmm(grad, inputs[i].transpose(1, 2), out=self.grads[w])
             if i > 0:  # the input gradient through the relu (autograd's own op), before the weights change
-                grad = torch.ops.aten.threshold_backward(torch.bmm(grad, copies[w]), inputs[i], 0)
+                grad = torch.ops.aten.threshold_backward(torch.bmm(copies[w].transpose(1, 2), grad), inputs[i], 0)
             self._update(w, self.grads[w], self.masks[w], lr)
             self._update(b, bias_grad, None, lr)
         return losses
@@ -262,6 +265,19 @@ def _aligned_batch(idx: torch.Tensor, widths: list[int]) -> tuple[torch.Tensor, 
     return idx, weight
 
 
+def _epoch_batches(orders: torch.Tensor, batch: int, widths: list[int]):
+    """An epoch's K×n orders as aligned batches: yields (K·rows indices, contiguous so that one gather
+    serves every member; the rows' loss weights). The whole batches are padded in one operation."""
+    whole = orders.shape[1] // batch * batch
+    if whole:
+        steps = orders[:, :whole].view(orders.shape[0], -1, batch).transpose(0, 1)  # steps×K×B
+        padded, row_weight = _aligned_batch(steps.flatten(0, 1), widths)
+        yield from ((idx, row_weight) for idx in padded.view(steps.shape[0], -1))
+    if whole < orders.shape[1]:
+        idx, row_weight = _aligned_batch(orders[:, whole:], widths)
+        yield idx.reshape(-1), row_weight
+
+
 def train_population(members: list[Member], data: TensorData, spec: TrainSpec,
                      repel: float = 0.0) -> tuple[list[dict], list[TrainOutcome]]:
     """Train every member for spec.epochs; returns (trained state dicts, outcomes) in member order.
@@ -284,9 +300,7 @@ def train_population(members: list[Member], data: TensorData, spec: TrainSpec,
     for _ in range(spec.epochs):
         # Each member's own permutation (the same draws as the one-model trainer), as one K×n tensor.
         orders = torch.stack([epoch_order(data.n_train, g) for g in generators])
-        for idx in orders.to(device).split(spec.batch_size, dim=1):  # K×B
-            idx, row_weight = _aligned_batch(idx, net.widths)
-            idx = idx.reshape(-1)  # contiguous: one gather for all members
+        for idx, row_weight in _epoch_batches(orders.to(device), spec.batch_size, net.widths):
             x = x_all.index_select(0, idx).view(k, -1, x_all.shape[1])
             per_member = step_all(x, data.y_train.index_select(0, idx), row_weight,
                                   spec.lr * lr_factor(step, spec, per_epoch))
