@@ -9,6 +9,10 @@ own step alone, up to the rounding of the fused kernels' scalar tails, which the
 padding below keeps off member data. `tests/test_population.py` checks that
 members match one-at-a-time training, and that a member's bits do not depend on
 its company in the stack.
+
+A step is AutogradStep (autograd and torch's fused optimizers: fp32, and bf16 where
+the compiled kernel is unavailable or a repellent loss needs autograd) or
+DirectBF16Step (bf16: a hand-written backward and the compiled masked step).
 """
 
 from __future__ import annotations
