@@ -2,9 +2,14 @@
 
 A plain C file compiled by the system's C compiler in about a second, not a torch
 extension (those take a minute to build against torch's headers). It is built once
-per source, flags and CPU into ~/.cache/replication/kernels, written atomically, and
-shared by every later process. Where no compiler works, `load()` returns None and
-population training keeps its torch-op path; REPLICATION_KERNELS=off forces that.
+per source, flags and target CPU into $XDG_CACHE_HOME/replication/kernels (default
+~/.cache), written atomically, and shared by every later process. Where no compiler
+works, `load()` returns None and population training keeps its torch-op path;
+REPLICATION_KERNELS=off forces that.
+
+OpenMP: the library links libgomp.so.1, which the dynamic loader resolves to the copy
+torch has already loaded (pip's torch ships libgomp), so both share one thread pool. A
+torch built on another OpenMP runtime would give two pools waiting on each other.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import torch
 
 SOURCE = Path(__file__).with_name("masked_step.c")
 FLAGS = ("-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno")
-CACHE = Path("~/.cache/replication/kernels")
+OFF = ("off", "0", "no", "false", "disable", "disabled")
 
 
 class _Step(ctypes.Structure):
@@ -63,24 +68,31 @@ class MaskedStep:
     @staticmethod
     def _args(p, s1, s2, grad, mask, copy) -> _Step:
         k, n = grad.shape[0], grad[0].numel()
+        operands = [t for t in (p, s1, s2, grad, mask, copy) if t is not None]
+        if any(t.device.type != "cpu" for t in operands):
+            raise ValueError("the compiled step runs on CPU tensors only")
         for t in (p, s1, s2):
             if t is not None and (t.dtype != torch.float32 or not t.is_contiguous() or t.shape != p.shape):
                 raise ValueError("parameters and their state must be contiguous float32 of one shape")
-        if p.shape[0] != k or p[0].numel() < n or not grad.is_contiguous() or grad.dtype not in (torch.float32, torch.bfloat16):
+        if (p.shape[0] != k or p[0].numel() < n or not grad.is_contiguous()
+                or grad.dtype not in (torch.float32, torch.bfloat16)):
             raise ValueError(f"gradient {tuple(grad.shape)} {grad.dtype} does not fit parameters {tuple(p.shape)}")
         if copy is None or copy.dtype != torch.bfloat16 or not copy.is_contiguous() or copy.numel() != k * n:
             raise ValueError(f"the bf16 copy must be a contiguous {k}×{n} bfloat16 tensor")
         if mask is not None and (mask.dtype != torch.uint8 or not mask.is_contiguous() or mask.numel() != k * n):
             raise ValueError(f"the mask must be a contiguous {k}×{n} uint8 tensor")
-        ptr = lambda t: None if t is None else t.data_ptr()  # noqa: E731
-        return _Step(k, n, p[0].numel(), ptr(p), ptr(s1), ptr(s2), ptr(grad), int(grad.dtype == torch.bfloat16),
-                     ptr(mask), ptr(copy), torch.get_num_threads())
+        return _Step(k, n, p[0].numel(), _address(p), _address(s1), _address(s2), _address(grad),
+                     int(grad.dtype == torch.bfloat16), _address(mask), _address(copy), torch.get_num_threads())
+
+
+def _address(t: torch.Tensor | None) -> int | None:
+    return None if t is None else t.data_ptr()
 
 
 @functools.cache
 def load() -> MaskedStep | None:
     """The compiled step, or None (with one warning) where it cannot be built here."""
-    if os.environ.get("REPLICATION_KERNELS", "on").lower() in ("off", "0", "no"):
+    if os.environ.get("REPLICATION_KERNELS", "on").strip().lower() in OFF:
         return None
     try:
         return MaskedStep(ctypes.CDLL(str(_built())))
@@ -90,31 +102,36 @@ def load() -> MaskedStep | None:
         return None
 
 
+def cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "replication" / "kernels"
+
+
 def _built() -> Path:
-    compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
-    if compiler is None:
-        raise RuntimeError("no C compiler on PATH (set CC)")
-    key = hashlib.sha256(b"\0".join([SOURCE.read_bytes(), " ".join(FLAGS).encode(), compiler.encode(),
-                                     _cpu_signature().encode()])).hexdigest()[:16]
-    target = CACHE.expanduser() / f"masked_step-{key}.so"
+    compiler = os.environ.get("CC", "cc").split()
+    if shutil.which(compiler[0]) is None:
+        if shutil.which("gcc") is None:
+            raise RuntimeError(f"no C compiler: {compiler[0]!r} is not on PATH, nor gcc (set CC)")
+        compiler = ["gcc"]
+    key = hashlib.sha256(b"\0".join([SOURCE.read_bytes(), " ".join(compiler + list(FLAGS)).encode(),
+                                     _target(compiler).encode()])).hexdigest()[:16]
+    target = cache_dir() / f"masked_step-{key}.so"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:  # same filesystem: the rename is atomic
         built = Path(scratch) / target.name
-        result = subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", str(built), "-lm"],
+        result = subprocess.run([*compiler, *FLAGS, str(SOURCE), "-o", str(built), "-lm"],
                                 capture_output=True, text=True, timeout=300)
         if result.returncode != 0:
-            raise RuntimeError(f"{compiler} failed: {result.stderr.strip().splitlines()[-1:]}")
+            raise RuntimeError(f"{' '.join(compiler)} failed: {' | '.join(result.stderr.strip().splitlines()[-3:])}")
         os.replace(built, target)
     return target
 
 
-def _cpu_signature() -> str:
-    """-march=native code is only valid on the CPU it was built for: key the cache by its model and flags."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return platform.processor() or platform.machine()
-    wanted = [line for line in lines if line.startswith(("model name", "flags"))]
-    return platform.machine() + "\n" + "\n".join(sorted(set(wanted)))
+def _target(compiler: list[str]) -> str:
+    """What -march=native means here, as the compiler resolves it (its cc1 command line): a library built
+    for one CPU may not run on another that shares the cache, and an illegal instruction cannot be caught."""
+    probe = subprocess.run([*compiler, "-march=native", "-E", "-v", "-"], input="", capture_output=True, text=True,
+                           timeout=60)
+    lines = [line for line in probe.stderr.splitlines() if "cc1" in line and "-march=" in line]
+    return "\n".join(lines) or platform.machine() + probe.stderr

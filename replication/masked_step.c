@@ -6,13 +6,18 @@
  * that is five passes over the 17 MB of a K = 16 LeNet stack (gradient cast, Adam, mask multiply,
  * weight cast, and their page faults); the step is memory-bound, so one pass is what it costs.
  *
- * The arithmetic is torch.optim's (Adam: L2 weight decay added to the gradient, exp_avg by lerp,
- * step size lr / bias_correction1 (computed by the caller in double), denominator sqrt(v) / sqrt(bias_correction2) + eps; SGD:
- * buf = momentum * buf + g, p -= lr * buf) and elementwise, so a member's numbers never depend on
- * its neighbours. Compiled with -ffp-contract=off so that vector body and scalar tail round alike.
- * Pruned weights (mask 0) are set to exactly 0 and their state is left alone, as re-masking after
- * each step would leave them. Layout: member k's parameters start at k * stride (the padded leaf),
- * its gradient, mask and bf16 copy at k * n.
+ * The formulas are torch.optim's, not its rounding order (torch's vector code fuses multiply-adds
+ * and divides -step * m by the denominator): Adam with L2 weight decay added to the gradient,
+ * exp_avg by lerp, step size lr / bias_correction1 (computed by the caller in double), denominator
+ * sqrt(v) / sqrt(bias_correction2) + eps; SGD with buf = momentum * buf + g, p -= lr * buf. It is
+ * elementwise, so a member's numbers never depend on its neighbours, and compiled with
+ * -ffp-contract=off so that vector body and scalar tail round alike.
+ *
+ * Pruned weights (mask 0) are set to exactly 0 and their state is left as it is. torch's optimizer
+ * would go on moving that state with the pruned weights' gradients, but the state of a weight that is
+ * zeroed after every step never reaches a kept one, so the kept weights come out the same.
+ * Layout: member k's parameters and state start at k * stride (the padded leaf), its gradient,
+ * mask and bf16 copy at k * n.
  */
 #include <math.h>
 #include <stdint.h>
@@ -44,7 +49,11 @@ struct step {
     int threads;
 };
 
-struct hyper { float lr, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay, bias_correction2_sqrt; };
+struct hyper {
+    float weight_decay;
+    float step_size, one_minus_beta1, beta2, one_minus_beta2, eps, bias_correction2_sqrt; /* Adam */
+    float lr, momentum;                                                                  /* SGD */
+};
 
 /* One block of one member, written with restrict pointers and no branches so that the compiler
  * vectorizes it; the flags are compile-time constants in each specialization below. */
@@ -61,9 +70,9 @@ static inline __attribute__((always_inline)) void block(
             const float v = s2[i] * h.beta2 + h.one_minus_beta2 * grad * grad;
             s1[i] = masked && !mask[i] ? s1[i] : m;
             s2[i] = masked && !mask[i] ? s2[i] : v;
-            value = p[i] - h.lr * (m / (sqrtf(v) / h.bias_correction2_sqrt + h.eps));
+            value = p[i] - h.step_size * (m / (sqrtf(v) / h.bias_correction2_sqrt + h.eps));
         } else {
-            const float buf = h.beta2 * s1[i] + grad; /* beta2 carries the momentum for SGD */
+            const float buf = h.momentum * s1[i] + grad;
             s1[i] = masked && !mask[i] ? s1[i] : buf;
             value = p[i] - h.lr * buf;
         }
@@ -76,7 +85,8 @@ static inline __attribute__((always_inline)) void block(
 #define SPECIALIZE(name, ADAM, BF16, MASKED)                                                         \
     static void name(const struct step s, const struct hyper h) {                                   \
         const int64_t blocks = (s.n + BLOCK - 1) / BLOCK;                                           \
-        _Pragma("omp parallel for schedule(static) num_threads(s.threads)")                         \
+        /* threads only where there is work for them: biases are a few hundred numbers */            \
+        _Pragma("omp parallel for schedule(static) num_threads(s.threads) if(s.members * s.n > 32768)") \
         for (int64_t b = 0; b < s.members * blocks; b++) {                                           \
             const int64_t k = b / blocks, lo = (b % blocks) * BLOCK;                                 \
             const int64_t len = (lo + BLOCK < s.n ? lo + BLOCK : s.n) - lo;                          \
@@ -99,14 +109,15 @@ SPECIALIZE(sgd_fp32, 0, 0, 0)
 
 void adam_step(struct step s, float step_size, float one_minus_beta1, float beta2, float one_minus_beta2,
                float eps, float weight_decay, float bias_correction2_sqrt) {
-    const struct hyper h = {step_size, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay,
-                            bias_correction2_sqrt};
+    const struct hyper h = {.weight_decay = weight_decay, .step_size = step_size, .one_minus_beta1 = one_minus_beta1,
+                            .beta2 = beta2, .one_minus_beta2 = one_minus_beta2, .eps = eps,
+                            .bias_correction2_sqrt = bias_correction2_sqrt};
     if (s.g_bf16) (s.mask ? adam_bf16_masked : adam_bf16)(s, h);
     else (s.mask ? adam_fp32_masked : adam_fp32)(s, h);
 }
 
 void sgd_step(struct step s, float lr, float momentum, float weight_decay) {
-    const struct hyper h = {lr, 0.0f, momentum, 0.0f, 0.0f, weight_decay, 1.0f};
+    const struct hyper h = {.weight_decay = weight_decay, .lr = lr, .momentum = momentum};
     if (s.g_bf16) (s.mask ? sgd_bf16_masked : sgd_bf16)(s, h);
     else (s.mask ? sgd_fp32_masked : sgd_fp32)(s, h);
 }

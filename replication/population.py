@@ -27,7 +27,7 @@ from . import kernels
 from .data import TensorData, epoch_order
 from .masks import Mask
 from .spec import TrainSpec
-from .training import TrainOutcome, lr_factor, make_optimizer, steps_per_epoch
+from .training import ADAM_BETAS, ADAM_EPS, TrainOutcome, lr_factor, make_optimizer, steps_per_epoch
 
 
 def can_stack(model_name: str, spec: TrainSpec) -> bool:
@@ -195,20 +195,22 @@ class AutogradStep:
 
 class DirectBF16Step:
     """One precision='bf16' step for every member with a hand-written backward and the compiled masked
-    optimizer (kernels.py, masked_step.c): the autograd path's arithmetic (bf16 matmuls and
-    activations, fp32 loss and bias gradients, fp32 master weights and optimizer state), in fewer
+    optimizer (kernels.py, masked_step.c): the autograd path's arithmetic up to rounding (bf16 matmuls
+    and activations, fp32 loss and bias gradients, fp32 master weights and optimizer state), in fewer
     passes over memory. The optimizer reads the bf16 weight gradient, applies the mask, and writes
     the fp32 weights and the bf16 copies the next forward multiplies with, in one pass; the weight
-    gradients go to buffers allocated once. Used when the kernel loads and there is no repellent
-    loss (which needs autograd); tests/test_population.py checks it against the autograd path.
+    gradients go to buffers allocated once. Used on the CPU when the kernel loads and there is no
+    repellent loss (which needs autograd); tests/test_kernels.py checks its gradients and steps
+    against AutogradStep's.
     """
 
     def __init__(self, net: StackedMLP, spec: TrainSpec, kernel):
         self.net, self.spec, self.kernel = net, spec, kernel
+        net.apply_masks()  # the bf16 copies below are the masked weights
         weights = [f"{l}.weight" for l in net.layers]
         self.masks = {n: (m[:, :net.shapes[n].numel()] != 0).to(torch.uint8).contiguous()
                       for n, m in zip(weights, net.masks)}
-        self.copies = {n: net.view(n).detach().to(torch.bfloat16).contiguous() for n in net.names}  # masked already
+        self.copies = {n: net.view(n).detach().to(torch.bfloat16).contiguous() for n in net.names}
         self.state = {n: [torch.zeros_like(leaf) for _ in range(2 if spec.optimizer == "adam" else 1)]
                       for n, leaf in net.leaves.items()}
         self.grads = {n: torch.empty_like(self.copies[n]) for n in weights}
@@ -235,7 +237,8 @@ class DirectBF16Step:
         self.count += 1
         for i in reversed(range(len(net.layers))):
             w, b = f"{net.layers[i]}.weight", f"{net.layers[i]}.bias"
-            bias_grad, grad = grad.float().sum(2), grad.to(torch.bfloat16)
+            grad = grad.to(torch.bfloat16)  # as autograd rounds the logits' gradient before the bias sums it
+            bias_grad = grad.float().sum(2)
             torch.bmm(grad, inputs[i].transpose(1, 2), out=self.grads[w])
             if i > 0:  # the input gradient through the relu (autograd's own op), before the weights change
                 grad = torch.ops.aten.threshold_backward(torch.bmm(copies[w].transpose(1, 2), grad), inputs[i], 0)
@@ -246,7 +249,7 @@ class DirectBF16Step:
     def _update(self, name: str, grad: torch.Tensor, mask: torch.Tensor | None, lr: float) -> None:
         spec, leaf, state, copy = self.spec, self.net.leaves[name], self.state[name], self.copies[name]
         if spec.optimizer == "adam":
-            self.kernel.adam(leaf.data, *state, grad, mask, copy, lr=lr, betas=(0.9, 0.999), eps=1e-8,
+            self.kernel.adam(leaf.data, *state, grad, mask, copy, lr=lr, betas=ADAM_BETAS, eps=ADAM_EPS,
                              weight_decay=spec.weight_decay, step=self.count)
         else:
             self.kernel.sgd(leaf.data, state[0], grad, mask, copy, lr=lr, momentum=spec.momentum,
@@ -293,7 +296,7 @@ def train_population(members: list[Member], data: TensorData, spec: TrainSpec,
     net = StackedMLP(members, device)
     repellence = StackedRepellence(members, net, repel) if repel and members[0].optima else None
     net.apply_masks()
-    kernel = kernels.load() if spec.precision == "bf16" and repellence is None else None
+    kernel = kernels.load() if spec.precision == "bf16" and repellence is None and device.type == "cpu" else None
     step_all = DirectBF16Step(net, spec, kernel) if kernel is not None else AutogradStep(net, spec, repellence)
     generators = [torch.Generator().manual_seed(m.noise_seed) for m in members]
     per_epoch = steps_per_epoch(data.n_train, spec.batch_size)

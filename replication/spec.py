@@ -16,6 +16,9 @@ from typing import Any
 # Bump when the meaning of a stored result changes without any field changing. 2: fused optimizers and
 # member-aligned batches in the stacked trainer changed every run's bits; version-1 runs are not reused.
 SPEC_VERSION = 2
+# The same for bf16 runs alone, written into their hash only (fp32 runs keep their names). 2: the direct
+# bf16 step (hand-written backward, compiled masked optimizer, population.DirectBF16Step) changed their bits.
+BF16_VERSION = 2
 
 DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "imagenet")
 MODELS = ("lenet", "conv2", "conv4", "conv6", "resnet20", "vgg16", "resnet50")
@@ -142,6 +145,8 @@ class ExperimentSpec:
         for key, default in _HASH_NEUTRAL_TRAIN_DEFAULTS.items():
             if out["train"][key] == default:
                 del out["train"][key]
+        if self.train.precision == "bf16":
+            out["bf16_version"] = BF16_VERSION
         return out
 
     def hash(self) -> str:
@@ -158,7 +163,7 @@ class ExperimentSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ExperimentSpec":
-        data = {k: v for k, v in data.items() if k != "version"}
+        data = {k: v for k, v in data.items() if k not in ("version", "bf16_version")}
         train = dict(data.pop("train"))
         train["milestones"] = tuple(train.get("milestones", ()))
         train["model_args"] = tuple((k, _tuplify(v)) for k, v in train.get("model_args", ()))

@@ -15,9 +15,12 @@ kernel = kernels.load()
 needs_kernel = pytest.mark.skipif(kernel is None, reason="no C compiler here: the torch-op path is used")
 
 
+PAD = 7.0  # a value no stray write would leave in the padding
+
+
 def _problem(seed=0, members=3, n=50, stride=64):
     g = torch.Generator().manual_seed(seed)
-    p = torch.zeros(members, stride)
+    p = torch.full((members, stride), PAD)
     p[:, :n] = torch.randn(members, n, generator=g)
     mask = (torch.rand(members, n, generator=g) > 0.4).to(torch.uint8)
     p[:, :n] *= mask
@@ -28,13 +31,26 @@ def _problem(seed=0, members=3, n=50, stride=64):
 @needs_kernel
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 @pytest.mark.parametrize("weight_decay", [0.0, 1e-2])
-def test_the_masked_step_is_torchs_step_followed_by_the_mask(optimizer, weight_decay):
-    p, mask, grads = _problem()
+@pytest.mark.parametrize("n,stride,threads", [(50, 64, 1), (2 * 4096 + 37, 2 * 4096 + 48, 2)])
+def test_the_masked_step_is_torchs_step_followed_by_the_mask(optimizer, weight_decay, n, stride, threads):
+    """Also over several of the kernel's 4096-number blocks per member, split across threads."""
+    p, mask, grads = _problem(n=n, stride=stride)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        _step_against_torch(p, mask, grads, optimizer, weight_decay)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _step_against_torch(p, mask, grads, optimizer, weight_decay):
     n = mask.shape[1]
     reference = p[:, :n].clone().requires_grad_()
     torch_opt = (torch.optim.Adam([reference], lr=1e-2, weight_decay=weight_decay) if optimizer == "adam" else
                  torch.optim.SGD([reference], lr=1e-2, momentum=0.9, weight_decay=weight_decay))
     state = [torch.zeros_like(p) for _ in range(2)]
+    for s in state:
+        s[:, n:] = PAD
     copy = torch.empty(mask.shape, dtype=torch.bfloat16)
     for step, g in enumerate(grads, start=1):
         reference.grad = g.clone()
@@ -48,7 +64,7 @@ def test_the_masked_step_is_torchs_step_followed_by_the_mask(optimizer, weight_d
             kernel.sgd(p, state[0], g, mask, copy, lr=1e-2, momentum=0.9, weight_decay=weight_decay)
     torch.testing.assert_close(p[:, :n], reference.detach(), rtol=1e-5, atol=1e-6)
     assert torch.all(p[:, :n][mask == 0] == 0)  # pruned weights exactly zero
-    assert torch.all(p[:, n:] == 0)  # the padding is never touched
+    assert all(torch.all(t[:, n:] == PAD) for t in (p, *state))  # the padding is never touched
     assert torch.equal(copy, p[:, :n].to(torch.bfloat16))  # the bf16 copy rounds as torch does
 
 
@@ -66,6 +82,7 @@ def test_bf16_gradients_are_read_exactly_and_no_mask_means_nothing_pruned():
                         step=step)
     assert torch.equal(p, twin)
     assert torch.all(p[:, :n] != 0)
+    assert torch.all(p[:, n:] == PAD)
 
 
 @needs_kernel
@@ -83,6 +100,40 @@ def _members(count=3, density=0.5):
     models = [tiny_model(seed) for seed in range(count)]
     return [Member({k: v.clone() for k, v in m.state_dict().items()},
                    M.prune_global(m.state_dict(), M.dense_mask(m), density).mask, 5 + i) for i, m in enumerate(models)]
+
+
+class _Recorder:
+    """A kernel that records the gradients DirectBF16Step hands it and changes nothing."""
+
+    def __init__(self):
+        self.grads = {}
+
+    def sgd(self, p, state, grad, mask, copy, **_):
+        self.grads[p.data_ptr()] = grad.float().clone()
+
+
+def test_the_hand_written_backward_gives_autograds_gradients(digits):
+    """Element by element, on the same weights and batch: the weight and bias gradients DirectBF16Step
+    passes to the optimizer are those autograd computes for the bf16 forward, to bf16 rounding."""
+    spec = tiny_train(precision="bf16")
+    members = _members()
+    nets = [StackedMLP(members, torch.device("cpu")) for _ in range(2)]
+    recorder = _Recorder()
+    nets[1].apply_masks()
+    direct, autograd = DirectBF16Step(nets[0], spec, recorder), AutogradStep(nets[1], spec, None)
+    autograd.optimizer.step = lambda: None  # keep autograd's gradients and the weights as they are
+    g = torch.Generator().manual_seed(1)
+    idx, weight = _aligned_batch(torch.randint(0, digits.n_train, (3, 20), generator=g), nets[0].widths)
+    x_all = digits.x_train.flatten(1)
+    x, y = x_all[idx.reshape(-1)].view(3, -1, x_all.shape[1]), digits.y_train[idx.reshape(-1)]
+    direct(x.to(torch.bfloat16), y, weight, 0.1)
+    autograd(x, y, weight, 0.1)
+    for name in nets[0].names:
+        ours = recorder.grads[nets[0].leaves[name].data_ptr()].view(-1)
+        reference = nets[1].leaves[name].grad[:, :nets[0].shapes[name].numel()].reshape(-1)
+        scale = reference.abs().max()
+        assert scale > 0, name
+        torch.testing.assert_close(ours, reference, rtol=0, atol=float(scale) * 2 ** -7, msg=name)
 
 
 @needs_kernel
@@ -126,9 +177,20 @@ def test_the_direct_bf16_path_learns_as_well_as_the_autograd_path(digits, monkey
     assert not any(o.diverged for o in outcomes)
 
 
-def test_kernels_can_be_switched_off(monkeypatch):
-    monkeypatch.setenv("REPLICATION_KERNELS", "off")
+@pytest.mark.parametrize("value", ["off", "0", "False", " disable "])
+def test_kernels_can_be_switched_off(monkeypatch, value):
+    monkeypatch.setenv("REPLICATION_KERNELS", value)
     assert kernels.load.__wrapped__() is None  # the uncached function: the cached kernel stays as it was
+
+
+@needs_kernel
+def test_the_kernel_refuses_tensors_off_the_cpu():
+    p, mask, grads = _problem()
+    state = [torch.zeros_like(p) for _ in range(2)]
+    meta = torch.empty(grads[0].shape, device="meta")
+    with pytest.raises(ValueError, match="CPU tensors only"):
+        kernel.adam(p, *state, meta, mask, torch.empty(mask.shape, dtype=torch.bfloat16), lr=1e-2,
+                    betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, step=1)
 
 
 @pytest.mark.parametrize("compiler", ["false", "no-such-compiler"])
@@ -136,7 +198,7 @@ def test_a_failing_or_missing_compiler_falls_back_with_a_warning_and_leaves_noth
     monkeypatch.setenv("CC", compiler)
     if compiler != "false":
         monkeypatch.setenv("PATH", str(tmp_path))  # and no gcc to fall back on
-    monkeypatch.setattr(kernels, "CACHE", tmp_path / "kernels")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     with pytest.warns(UserWarning, match="falls back to torch ops"):
         assert kernels.load.__wrapped__() is None
     assert not list(tmp_path.rglob("*.so"))

@@ -263,3 +263,13 @@ def test_precision_at_its_default_leaves_the_hash_and_old_run_names_unchanged():
         assert ExperimentSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
     with pytest.raises(SpecError, match="unknown precision 'fp8'"):
         dataclasses.replace(BASE.train, precision="fp8")
+
+
+def test_bf16_runs_carry_their_own_version_and_fp32_runs_do_not():
+    """The direct bf16 step changed bf16 runs' bits: their hashes moved, fp32 runs' names stayed."""
+    from replication.spec import BF16_VERSION
+
+    bf16 = BASE.with_(train=dataclasses.replace(BASE.train, precision="bf16"))
+    assert bf16.to_dict()["bf16_version"] == BF16_VERSION >= 2
+    assert "bf16_version" not in BASE.to_dict()
+    assert ExperimentSpec.from_dict(json.loads(json.dumps(bf16.to_dict()))) == bf16
