@@ -50,11 +50,12 @@ class MaskedStep:
     """
 
     def __init__(self, library: ctypes.CDLL):
-        self._adam, self._sgd = library.adam_step, library.sgd_step
-        f = ctypes.c_float
+        self._adam, self._sgd, self._xent = library.adam_step, library.sgd_step, library.softmax_xent
+        f, i64, ptr = ctypes.c_float, ctypes.c_int64, ctypes.c_void_p
         self._adam.argtypes = [_Step, f, f, f, f, f, f, f]
         self._sgd.argtypes = [_Step, f, f, f]
-        self._adam.restype = self._sgd.restype = None
+        self._xent.argtypes = [i64, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, ctypes.c_int]
+        self._adam.restype = self._sgd.restype = self._xent.restype = None
 
     def adam(self, p, exp_avg, exp_avg_sq, grad, mask, copy, *, lr: float, betas: tuple[float, float],
              eps: float, weight_decay: float, step: int) -> None:
@@ -64,6 +65,24 @@ class MaskedStep:
 
     def sgd(self, p, momentum_buffer, grad, mask, copy, *, lr: float, momentum: float, weight_decay: float) -> None:
         self._sgd(self._args(p, momentum_buffer, None, grad, mask, copy), lr, momentum, weight_decay)
+
+    def softmax_xent(self, logits: torch.Tensor, labels: torch.Tensor,
+                     row_weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """logits: K×classes×rows bf16, labels: K·rows int64, row_weight: rows float32. Returns each member's
+        weighted cross-entropy (K), d(Σ losses)/d(logits) rounded to bf16 (K×classes×rows), and its sum over
+        rows (K×classes, the bias gradient)."""
+        k, classes, rows = logits.shape
+        if (logits.dtype != torch.bfloat16 or labels.dtype != torch.int64 or row_weight.dtype != torch.float32
+                or labels.numel() != k * rows or row_weight.numel() != rows
+                or any(t.device.type != "cpu" for t in (logits, labels, row_weight))):
+            raise ValueError("softmax_xent takes K×classes×rows bf16 logits, K·rows int64 labels and rows float32 "
+                             "weights, on the CPU")
+        logits, labels, row_weight = logits.contiguous(), labels.contiguous(), row_weight.contiguous()
+        losses, grad = torch.empty(k), torch.empty_like(logits)
+        bias_grad = torch.empty(k, classes)
+        self._xent(k, classes, rows, *map(_address, (logits, labels, row_weight, losses, grad, bias_grad)),
+                   torch.get_num_threads())
+        return losses, grad, bias_grad
 
     @staticmethod
     def _args(p, s1, s2, grad, mask, copy) -> _Step:

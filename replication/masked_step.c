@@ -121,3 +121,34 @@ void sgd_step(struct step s, float lr, float momentum, float weight_decay) {
     if (s.g_bf16) (s.mask ? sgd_bf16_masked : sgd_bf16)(s, h);
     else (s.mask ? sgd_fp32_masked : sgd_fp32)(s, h);
 }
+
+/* The batch-mean cross-entropy of every member and its gradient, for the direct bf16 step: logits and
+ * gradient K x classes x rows in bf16 (feature-major), labels K x rows, the rows' loss weights (1/B, 0 for
+ * padding). Writes each member's loss, the gradient rounded to bf16 as autograd rounds it, and the last
+ * layer's bias gradient summed from the rounded values. About fifteen small torch ops in one call. */
+void softmax_xent(int64_t members, int64_t classes, int64_t rows, const uint16_t *logits, const int64_t *labels,
+                  const float *row_weight, float *losses, uint16_t *grad, float *bias_grad, int threads) {
+#pragma omp parallel for schedule(static) num_threads(threads) if(members * classes * rows > 32768)
+    for (int64_t k = 0; k < members; k++) {
+        const uint16_t *z = logits + k * classes * rows;
+        uint16_t *g = grad + k * classes * rows;
+        float *bias = bias_grad + k * classes;
+        float loss = 0.0f;
+        for (int64_t c = 0; c < classes; c++) bias[c] = 0.0f;
+        for (int64_t r = 0; r < rows; r++) {
+            float top = bf16_to_float(z[r]), total = 0.0f;
+            for (int64_t c = 1; c < classes; c++) top = fmaxf(top, bf16_to_float(z[c * rows + r]));
+            for (int64_t c = 0; c < classes; c++) total += expf(bf16_to_float(z[c * rows + r]) - top);
+            const float log_total = logf(total);
+            const int64_t y = labels[k * rows + r];
+            loss += row_weight[r] * -((bf16_to_float(z[y * rows + r]) - top) - log_total);
+            for (int64_t c = 0; c < classes; c++) {
+                const float p = expf((bf16_to_float(z[c * rows + r]) - top) - log_total);
+                const uint16_t rounded = float_to_bf16((p - (c == y ? 1.0f : 0.0f)) * row_weight[r]);
+                g[c * rows + r] = rounded;
+                bias[c] += bf16_to_float(rounded);
+            }
+        }
+        losses[k] = loss;
+    }
+}

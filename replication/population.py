@@ -229,16 +229,13 @@ class DirectBF16Step:
             h = torch.baddbmm(copies[f"{l}.bias"].unsqueeze(2), copies[f"{l}.weight"], h)
             if i < len(net.layers) - 1:
                 h = h.relu_()
-        logp = torch.log_softmax(h.float(), dim=1)  # K×classes×rows
-        target = y.view(logp.shape[0], 1, -1)
-        losses = (-logp.gather(1, target).squeeze(1) * row_weight).sum(1)
-        grad = logp.exp_().scatter_add_(1, target, torch.full_like(target, -1.0, dtype=logp.dtype))
-        grad = grad.mul_(row_weight)  # d(Σ losses)/d(logits) = (softmax − onehot) · weight
+        # the loss, (softmax − onehot) · row weight rounded to bf16 as autograd rounds it, and the bias's sum
+        losses, grad, bias_grad = self.kernel.softmax_xent(h, y, row_weight)
         self.count += 1
         for i in reversed(range(len(net.layers))):
             w, b = f"{net.layers[i]}.weight", f"{net.layers[i]}.bias"
-            grad = grad.to(torch.bfloat16)  # as autograd rounds the logits' gradient before the bias sums it
-            bias_grad = grad.float().sum(2)
+            if i < len(net.layers) - 1:
+                bias_grad = grad.float().sum(2)
             torch.bmm(grad, inputs[i].transpose(1, 2), out=self.grads[w])
             if i > 0:  # the input gradient through the relu (autograd's own op), before the weights change
                 grad = torch.ops.aten.threshold_backward(torch.bmm(copies[w].transpose(1, 2), grad), inputs[i], 0)

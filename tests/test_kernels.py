@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from replication import kernels
 from replication import masks as M
@@ -86,6 +87,24 @@ def test_bf16_gradients_are_read_exactly_and_no_mask_means_nothing_pruned():
 
 
 @needs_kernel
+def test_softmax_xent_is_the_weighted_cross_entropy_and_its_gradient():
+    g = torch.Generator().manual_seed(2)
+    logits = (3 * torch.randn(4, 10, 24, generator=g)).to(torch.bfloat16)
+    labels = torch.randint(0, 10, (4 * 24,), generator=g)
+    weight = torch.full((24,), 1 / 20)
+    weight[20:] = 0  # padding rows
+    losses, grad, bias_grad = kernel.softmax_xent(logits, labels, weight)
+    z = logits.float().requires_grad_()
+    nll = F.cross_entropy(z.transpose(1, 2).reshape(-1, 10), labels, reduction="none").view(4, 24)
+    reference = (nll * weight).sum(1)
+    reference.sum().backward()
+    torch.testing.assert_close(losses, reference, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grad.float(), z.grad.to(torch.bfloat16).float(), rtol=0, atol=2 ** -9 / 20)
+    assert torch.all(grad[:, :, 20:] == 0)
+    torch.testing.assert_close(bias_grad, grad.float().sum(2), rtol=1e-5, atol=1e-6)
+
+
+@needs_kernel
 def test_operands_that_do_not_fit_are_refused():
     p, mask, grads = _problem()
     state = [torch.zeros_like(p) for _ in range(2)]
@@ -107,11 +126,13 @@ class _Recorder:
 
     def __init__(self):
         self.grads = {}
+        self.softmax_xent = kernel.softmax_xent
 
     def sgd(self, p, state, grad, mask, copy, **_):
         self.grads[p.data_ptr()] = grad.float().clone()
 
 
+@needs_kernel
 def test_the_hand_written_backward_gives_autograds_gradients(digits):
     """Element by element, on the same weights and batch: the weight and bias gradients DirectBF16Step
     passes to the optimizer are those autograd computes for the bf16 forward, to bf16 rounding."""
