@@ -204,7 +204,7 @@ class DirectBF16Step:
     against AutogradStep's.
     """
 
-    def __init__(self, net: StackedMLP, spec: TrainSpec, kernel):
+    def __init__(self, net: StackedMLP, spec: TrainSpec, kernel: kernels.MaskedStep):
         self.net, self.spec, self.kernel = net, spec, kernel
         net.apply_masks()  # the bf16 copies below are the masked weights
         weights = [f"{l}.weight" for l in net.layers]
