@@ -7,7 +7,7 @@ good as rewinding. (The rewinding comparison is not run yet.)
 import pytest
 
 from replication import evidence, stats
-from replication.analyses import mean_over_rounds, rounds_at_or_below
+from replication.accuracy import mean_over_rounds, rounds_at_or_below
 from replication.registry import CLAIMS
 
 CLAIM = CLAIMS["attraction-rescues-unstable"]

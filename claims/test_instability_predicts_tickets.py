@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 
 from replication import evidence, stats
-from replication.analyses import mean_over_rounds, rounds_at_or_below
+from replication.accuracy import mean_over_rounds, rounds_at_or_below
 from replication.registry import CLAIMS
 from replication.report import markdown_table
-from replication.stability import round_instability
 
 CLAIM = CLAIMS["instability-predicts-tickets"]
 
@@ -26,8 +25,7 @@ def test_instability_predicts_tickets(lab, setup, conclude):
         arms[f"IMP batch {batch}"] = tickets
         low = rounds_at_or_below(tickets[0], setup.low_density)
         advantage[batch] = mean_over_rounds(tickets, low) - mean_over_rounds(reinits, low)
-        data = lab.data(tickets[0].spec.train.dataset)
-        instability[batch] = np.mean([round_instability(tickets, r, data) for r in setup.instability_rounds], axis=0)
+        instability[batch] = np.mean(list(lab.instability(tickets, setup.instability_rounds).values()), axis=0)
 
     lii = np.stack([instability[b] for b in batches], axis=1)  # seeds × batch sizes
     adv = np.stack([advantage[b] for b in batches], axis=1)

@@ -7,7 +7,7 @@ accuracy to far lower densities than the same mask with a fresh initialization.
 import pytest
 
 from replication import evidence, stats
-from replication.analyses import mean_over_rounds, rounds_at_or_below
+from replication.accuracy import mean_over_rounds, rounds_at_or_below
 from replication.registry import CLAIMS
 
 CLAIM = CLAIMS["random-reinit-fails"]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from replication import evidence, stats
-from replication.analyses import distance_matrix
+from replication.similarity import distance_matrix
 from replication.registry import CLAIMS
 
 CLAIM = CLAIMS["repel-previous-only-biphasic"]

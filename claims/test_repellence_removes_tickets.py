@@ -8,7 +8,7 @@ affected by the same loss. (Reinitializations reuse their IMP run's masks.)
 import pytest
 
 from replication import evidence, stats
-from replication.analyses import mean_over_rounds, rounds_at_or_below
+from replication.accuracy import mean_over_rounds, rounds_at_or_below
 from replication.registry import CLAIMS
 
 CLAIM = CLAIMS["repellence-removes-tickets"]

@@ -11,7 +11,6 @@ import pytest
 from replication import evidence, stats
 from replication.registry import CLAIMS
 from replication.report import plot_by_density
-from replication.stability import successive_barriers
 
 CLAIM = CLAIMS["same-basin-only-at-medium-density"]
 
@@ -19,8 +18,7 @@ CLAIM = CLAIMS["same-basin-only-at-medium-density"]
 @pytest.mark.claim(CLAIM.id)
 def test_same_basin_only_at_medium_density(lab, setup, conclude):
     tickets = lab.runs(setup.specs("imp", batch_size=setup.large_batch))
-    data = lab.data(tickets[0].spec.train.dataset)
-    barriers = np.array([successive_barriers(run, data) for run in tickets])  # seeds × (round pairs)
+    barriers = lab.barriers(tickets)  # seeds × (round pairs)
 
     densities = np.array(tickets[0].metric("density"))
     low, high = setup.medium_density

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 
 from replication import evidence, stats
-from replication.analyses import mean_over_rounds, rounds_at_or_below
+from replication.accuracy import mean_over_rounds, rounds_at_or_below
 from replication.registry import CLAIMS
-from replication.stability import round_instability
 
 CLAIM = CLAIMS["stable-training-finds-tickets"]
 
@@ -25,8 +24,7 @@ def test_stable_training_finds_tickets(lab, setup, conclude):
         arms[f"IMP batch {batch}"], arms[f"reinit batch {batch}"] = tickets, reinits
         low = rounds_at_or_below(tickets[0], setup.low_density)
         advantage[batch] = mean_over_rounds(tickets, low) - mean_over_rounds(reinits, low)
-        data = lab.data(tickets[0].spec.train.dataset)
-        lii[batch] = {r: round_instability(tickets, r, data) for r in setup.instability_rounds}
+        lii[batch] = lab.instability(tickets, setup.instability_rounds)
 
     per_seed_lii = {b: np.mean([lii[b][r] for r in setup.instability_rounds], axis=0) for b in lii}
     small, large = setup.small_batch, setup.large_batch

@@ -8,7 +8,7 @@ at any batch size, successive solutions are nearly orthogonal.
 import pytest
 
 from replication import evidence, stats
-from replication.analyses import mean_successive_distance
+from replication.similarity import mean_successive_distance
 from replication.registry import CLAIMS
 
 CLAIM = CLAIMS["tickets-retrain-to-similar-regions"]

@@ -9,7 +9,7 @@ warm-up beats IMP without it at the semistable batch, and is equivalent to it
 import pytest
 
 from replication import evidence, stats
-from replication.analyses import mean_over_rounds
+from replication.accuracy import mean_over_rounds
 from replication.registry import CLAIMS
 
 CLAIM = CLAIMS["warmup-helps-semistable"]

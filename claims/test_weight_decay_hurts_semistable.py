@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from replication import evidence, stats
-from replication.analyses import mean_over_rounds, own_thresholds, rounds_at_or_below
+from replication.accuracy import mean_over_rounds, rounds_at_or_below
+from replication.magnitudes import own_thresholds
 from replication.registry import CLAIMS
 from replication.report import plot_by_density
 

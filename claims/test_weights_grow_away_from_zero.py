@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from replication import evidence, stats
-from replication.analyses import bimodality_coefficient, own_thresholds, rounds_at_or_below, surviving_weights
+from replication.accuracy import rounds_at_or_below
+from replication.magnitudes import bimodality_coefficient, own_thresholds, surviving_weights
 from replication.registry import CLAIMS
 from replication.report import plot_by_density, plot_histograms
 

@@ -263,7 +263,7 @@ def check_device(device: str) -> str:
 
 def _imp(args: argparse.Namespace) -> int:
     from .presets import preset
-    from .analyses import accuracy_by_density
+    from .accuracy import accuracy_by_density
 
     overrides = {k: v for k, v in {"batch_size": args.batch_size, "lr": args.lr, "epochs": args.epochs,
                                    "warmup_epochs": args.warmup_epochs}.items() if v is not None}

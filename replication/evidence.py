@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .analyses import distance_matrix
+from .similarity import distance_matrix
 from .lab import Lab
 from .registry import Claim, Setup
 from .report import by_density_table, markdown_table, plot_by_density, plot_matrices

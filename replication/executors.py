@@ -10,8 +10,8 @@ Either way results land in the run store keyed by spec hash, written atomically
 under the run's lock: a task that runs twice, or a worker that dies, costs time
 but never corrupts or duplicates a result. The store must be a folder every
 worker sees (a shared filesystem on a multi-machine cluster), and the workers
-need this package installed. Analyses that train (the second copies behind the
-instability measure) run in the driver.
+need this package installed. Second trainings (the instability measure's copies)
+are runs like any other, computed in the family of the run they repeat.
 """
 
 from __future__ import annotations
@@ -93,11 +93,13 @@ class RayExecutor:
     def runs(self, specs, store, device, data_dir, data=None, progress=None) -> list[Run]:
         todo = [f for f in families(specs) if not all(store.is_complete(s) for s in f)]
         if todo:
-            self._compute(todo, store, device, data_dir, progress)
-        return run_experiments(specs, store, device, data, data_dir)  # all finished now: this only loads
+            self._compute(todo, store, device, data_dir)
+        runs = run_experiments(specs, store, device, data, data_dir)  # all finished now: this only loads
+        trained = {s for family in todo for s in family}
+        _replay([run for run in runs if run.spec in trained], progress)
+        return runs
 
-    def _compute(self, todo: list[list[ExperimentSpec]], store: RunStore, device: str, data_dir: str | None,
-                 progress: Progress | None) -> None:
+    def _compute(self, todo: list[list[ExperimentSpec]], store: RunStore, device: str, data_dir: str | None) -> None:
         ray = self.connect()
         task = ray.remote(_compute_family).options(num_cpus=self.cpus_per_task, num_gpus=self.gpus_per_task,
                                                    max_retries=self.max_retries)
@@ -108,9 +110,8 @@ class RayExecutor:
         try:
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
-                family = pending.pop(done[0])
+                pending.pop(done[0])
                 _get(ray, done[0])
-                _report(family, store, progress)
                 if bar is not None:
                     bar.update(1)
         finally:  # one failed task ends the computation: the others must not hold GPUs and run locks on
@@ -131,14 +132,11 @@ def _get(ray, ref) -> None:
         raise
 
 
-def _report(family: list[ExperimentSpec], store: RunStore, progress: Progress | None) -> None:
-    """Replay a finished family's rounds to the progress callback (Ray reports per task, not per round)."""
-    if progress is None:
-        return
-    for spec in family:
-        run = store.load_complete(spec)
-        for record in run.rounds if run else []:
-            progress(spec, record.index, n_rounds(spec), record.metrics)
+def _replay(runs: list[Run], progress: Progress | None) -> None:
+    """Replay the rounds trained by Ray to the progress callback (Ray reports per task, not per round)."""
+    for run in runs if progress is not None else []:
+        for record in run.rounds:
+            progress(run.spec, record.index, n_rounds(run.spec), record.metrics)
 
 
 def _bar(total: int):

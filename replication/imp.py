@@ -8,6 +8,10 @@ Controls reuse the IMP run's mask of each round:
 - `reinit`: a fresh initialization for every round, from its own seed;
 - `random-prune`: the same per-layer densities at random places, original init.
 
+A second training (`spec.copy_round = r`) repeats round r of its run from the
+same start weights and mask with SGD noise of its own: the other end of the
+instability measure. It is a run of one round, stored like any other.
+
 Each round uses its own SGD-noise seed derived from the run's noise seed and
 the round index, shared by IMP and its controls so the arms stay paired.
 """
@@ -15,6 +19,7 @@ the round index, shared by IMP and its controls so the arms stay paired.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -23,12 +28,13 @@ import torch
 
 from . import masks as M
 from .data import TensorData, load_dataset
+from .evaluation import evaluate
 from .losses import RepellentLoss
-from .models import build_model
+from .models import fresh_model
 from .population import Member, can_stack, train_population
 from .spec import ExperimentSpec, SpecError, derive_seed
 from .store import RoundRecord, Run, RunStore
-from .training import evaluate, train
+from .training import train
 
 Progress = Callable[[ExperimentSpec, int, int, dict], None]
 
@@ -37,28 +43,38 @@ def round_noise_seed(spec: ExperimentSpec, index: int) -> int:
     return derive_seed(spec.noise_seed, "round", index)
 
 
+def copy_noise_seed(spec: ExperimentSpec, index: int) -> int:
+    """The SGD noise of the second training of round `index`: the run's noise seed, then 'copy', then the round."""
+    return derive_seed(spec.noise_seed, "copy", index)
+
+
 def n_rounds(spec: ExperimentSpec) -> int:
-    return spec.prune.rounds + 1  # the dense round plus one per pruning event
-
-
-def fresh_model(spec: ExperimentSpec, data: TensorData, seed: int) -> torch.nn.Module:
-    t = spec.train
-    return build_model(t.model, data.image_shape, data.num_classes, t.init, seed, **t.model_kwargs)
+    """Rounds the run stores: the dense round plus one per pruning event, or the one round a copy repeats."""
+    return 1 if spec.copy_round is not None else spec.prune.rounds + 1
 
 
 @dataclass
-class _Member:
-    """One experiment in flight: its spec, initial weights and the rounds done so far."""
+class _InFlight:
+    """One experiment being computed: its spec, initial weights and the rounds it has so far."""
 
     spec: ExperimentSpec
+    path: object
     init: dict[str, torch.Tensor]
     history: list[RoundRecord] = field(default_factory=list)
+    source: "_InFlight | None" = None  # whose rounds it reads: a control's IMP run, a copy's own run
     rewind: dict[str, torch.Tensor] | None = None
-    parent: "_Member | None" = None
-    done: bool = False
-    finished_before: bool = False
-    round_mask: M.Mask | None = None  # this round's mask, which a control reads from its IMP parent
-    round_threshold: float = 0.0
+    stored: bool = False  # complete in the store before this call: nothing to train or write
+    stopped: bool = False  # diverged, or its source has no round to give
+    next_mask: tuple | None = None  # (round, mask, threshold) pruned for the round about to be trained
+
+    def turn(self, index: int) -> bool:
+        """Whether this experiment trains (or reads back) a round at step `index` of the schedule."""
+        if self.spec.copy_round is not None:
+            return index == self.spec.copy_round
+        return index < n_rounds(self.spec)
+
+    def run(self) -> Run:
+        return Run(self.spec, self.path, self.init, list(self.history), complete=True)
 
 
 def run_experiment(spec: ExperimentSpec, store: RunStore, device: str = "cpu", data: TensorData | None = None,
@@ -70,33 +86,54 @@ def run_experiment(spec: ExperimentSpec, store: RunStore, device: str = "cpu", d
 def run_experiments(specs: list[ExperimentSpec], store: RunStore, device: str = "cpu",
                     data: TensorData | None = None, data_dir: str | None = None,
                     progress: Progress | None = None, stack: bool = True) -> list[Run]:
-    """Compute (or load, or resume) several experiments; members that train alike are trained together.
+    """Compute (or load, or resume) several experiments and return their runs, in order.
 
-    Controls pull in their IMP parents. Experiments with the same training
-    settings advance round by round as one population (see population.py).
+    Controls and copies pull in the runs they read. Experiments with the same
+    training settings advance round by round as one population (population.py).
+    Each run is read from the store at most once.
     """
     wanted = list(dict.fromkeys(specs))
-    finished = {s: store.load_complete(s) for s in wanted}
-    pending = [s for s in wanted if finished[s] is None]
-    datasets = {s.train.dataset for s in pending}
+    finished = {s: run for s in wanted if (run := store.load_complete(s)) is not None}
+    pending = [s for s in wanted if s not in finished]
+    datasets = sorted({s.train.dataset for s in pending})
     if len(datasets) > 1:  # one dataset in memory at a time
-        for name in sorted(datasets):
-            run_experiments([s for s in pending if s.train.dataset == name], store, device, None, data_dir,
-                            progress, stack)
-        pending = []
-    if pending:
+        for name in datasets:
+            part = [s for s in pending if s.train.dataset == name]
+            finished.update(zip(part, run_experiments(part, store, device, None, data_dir, progress, stack)))
+    elif pending:
         if data is None:
             data = load_dataset(pending[0].train.dataset, data_dir).to(device)
         for spec in pending:
             check_fits(spec, data)  # before anything is written
-        everything = list(dict.fromkeys([s.imp_parent() for s in pending if s.control != "imp"] + pending))
-        with contextlib.ExitStack() as locks:
-            for spec in sorted(everything, key=ExperimentSpec.hash):  # one order, so two processes cannot deadlock
-                locks.enter_context(store.lock(spec))
-            members = _members(everything, store, data)
-            for group in _groups(members).values():
-                _advance(group, store, data, progress, stack)
-    return [finished[s] or store.load(s) for s in wanted]
+        finished.update(_compute(pending, store, data, progress, stack))
+    return [finished[s] for s in wanted]
+
+
+def _compute(pending: list[ExperimentSpec], store: RunStore, data: TensorData, progress: Progress | None,
+             stack: bool) -> dict[ExperimentSpec, Run]:
+    everything = _with_sources(pending)
+    with contextlib.ExitStack() as locks:
+        for spec in sorted(everything, key=ExperimentSpec.hash):  # one order, so two processes cannot deadlock
+            locks.enter_context(store.lock(spec))
+        flights = _flights(everything, store, data)
+        for group in _groups(flights.values()):
+            _advance(group, store, data, progress, stack)
+    return {s: flights[s].run() for s in pending}
+
+
+def _with_sources(specs: list[ExperimentSpec]) -> list[ExperimentSpec]:
+    """The specs and, recursively, the runs they read from, sources first."""
+    out: dict[ExperimentSpec, None] = {}
+
+    def add(spec: ExperimentSpec) -> None:
+        if spec not in out:
+            if (source := spec.source()) is not None:
+                add(source)
+            out[spec] = None
+
+    for spec in specs:
+        add(spec)
+    return list(out)
 
 
 def check_fits(spec: ExperimentSpec, data: TensorData) -> None:
@@ -105,93 +142,129 @@ def check_fits(spec: ExperimentSpec, data: TensorData) -> None:
                         f"{data.name}; pass a smaller --batch-size")
 
 
-def _members(specs: list[ExperimentSpec], store: RunStore, data: TensorData) -> list[_Member]:
-    members: dict[ExperimentSpec, _Member] = {}
-    for spec in specs:
+def _flights(specs: list[ExperimentSpec], store: RunStore, data: TensorData) -> dict[ExperimentSpec, _InFlight]:
+    flights: dict[ExperimentSpec, _InFlight] = {}
+    for spec in specs:  # sources come first (_with_sources)
+        source = flights[spec.source()] if spec.source() is not None else None
         run = store.load_complete(spec)  # e.g. finished by another process while we waited for the lock
         if run is not None:
-            members[spec] = _Member(spec, run.init, list(run.rounds), done=True, finished_before=True)
+            flights[spec] = _InFlight(spec, run.path, run.init, list(run.rounds), source, stored=True)
             continue
-        init = fresh_model(spec, data, spec.init_seed).state_dict()
+        init = source.init if spec.copy_round is not None else fresh_model(spec, data, spec.init_seed).state_dict()
         init = {k: v.detach().clone() for k, v in init.items()}
         store.begin(spec, init)
-        members[spec] = _Member(spec, init, rewind=_load_rewind(store, spec))
-    for spec, member in members.items():
-        if spec.control != "imp":
-            member.parent = members[spec.imp_parent()]
-    return list(members.values())
+        flights[spec] = _InFlight(spec, store.path(spec), init, source=source, rewind=_load_rewind(store, spec))
+    return flights
 
 
-def _groups(members: list[_Member]) -> dict[tuple, list[_Member]]:
-    """Members that can share training steps: same training, repellence and reset settings."""
-    groups: dict[tuple, list[_Member]] = {}
-    for m in members:
-        s = m.spec
+def _groups(flights) -> list[list[_InFlight]]:
+    """Experiments that can share training steps: same training, repellence and reset settings."""
+    groups: dict[tuple, list[_InFlight]] = {}
+    for f in flights:
+        s = f.spec
         key = (s.train, s.repel_lambda, s.repel_previous_only, s.prune.reset, s.prune.rewind_step)
-        groups.setdefault(key, []).append(m)
-    return groups
+        groups.setdefault(key, []).append(f)
+    return list(groups.values())
 
 
-def _advance(group: list[_Member], store: RunStore, data: TensorData, progress: Progress | None,
+def _advance(group: list[_InFlight], store: RunStore, data: TensorData, progress: Progress | None,
              stack: bool) -> None:
-    """Round by round: IMP members first (controls read their masks), then train what is missing."""
-    ordered = sorted(group, key=lambda m: m.spec.control != "imp")
-    for index in range(max(n_rounds(m.spec) for m in group)):
-        to_train = []
-        for m in ordered:
-            m.round_mask = None
-            if m.finished_before:
-                if index < len(m.history):
-                    m.round_mask, m.round_threshold = m.history[index].mask, m.history[index].metrics["threshold"]
-                continue
-            if m.done or index >= n_rounds(m.spec):
-                continue
-            record = store.load_round(m.spec, index)
-            if record is not None:
-                m.round_mask, m.round_threshold = record.mask, record.metrics["threshold"]
-                _accept(m, record, progress)
-            elif index > 0 and m.parent is not None and m.parent.round_mask is None:
-                m.done = True  # the IMP parent stopped (diverged): there is no mask to copy
-            else:
-                m.round_mask, m.round_threshold = _round_mask(m.spec, index, m.history, m.parent)
-                to_train.append(m)
-        for m, record in zip(to_train, _train_round(to_train, index, data, stack) if to_train else []):
-            if index == 0 and m.rewind is not None:
-                store.save_extra(m.spec, "rewind.pt", m.rewind)
-            store.save_round(m.spec, record)
-            _accept(m, record, progress)
-    for m in group:
-        if not m.finished_before:
-            store.finish(m.spec, len(m.history))
+    """Step by step through the rounds: read back what the store has, train the rest together.
+
+    The group is in source-first order, so a control sees its IMP run's round (and a copy its run's)
+    before it plans its own from it."""
+    last = max((f.spec.copy_round if f.spec.copy_round is not None else n_rounds(f.spec) - 1) for f in group)
+    for index in range(last + 1):
+        todo = [f for f in group if _needs_round(f, index, store, progress)]
+        if todo:
+            for f, record in zip(todo, _train_round(todo, index, data, stack)):
+                if index == 0 and f.rewind is not None and f.spec.copy_round is None:
+                    store.save_extra(f.spec, "rewind.pt", f.rewind)
+                store.save_round(f.spec, record)
+                _accept(f, record, progress)
+    for f in group:
+        if not f.stored:
+            store.finish(f.spec, len(f.history))
 
 
-def _accept(m: _Member, record: RoundRecord, progress: Progress | None) -> None:
-    m.history.append(record)
+def _needs_round(f: _InFlight, index: int, store: RunStore, progress: Progress | None) -> bool:
+    """Whether `f` must train its round at step `index`; a round the store has is read back instead."""
+    if f.stored or f.stopped or not f.turn(index):
+        return False
+    if f.source is not None and not _reaches(f.source, index):
+        f.stopped = True  # the run it reads from stopped (diverged): there is no round to copy
+        return False
+    record = store.load_round(f.spec, len(f.history))
+    if record is not None:
+        _accept(f, record, progress)
+        return False
+    return True
+
+
+def _reaches(f: _InFlight, index: int) -> bool:
+    """Whether round `index` of `f` exists, or is about to be trained in this step."""
+    return len(f.history) > index or (not f.stopped and len(f.history) == index and f.turn(index))
+
+
+def _accept(f: _InFlight, record: RoundRecord, progress: Progress | None) -> None:
+    f.history.append(record)
     if progress is not None:
-        progress(m.spec, record.index, n_rounds(m.spec), record.metrics)
+        progress(f.spec, record.index, n_rounds(f.spec), record.metrics)
     if record.metrics["diverged"]:
-        m.done = True  # later masks would be pruned from non-finite weights
+        f.stopped = True  # later masks would be pruned from non-finite weights
 
 
 def _load_rewind(store: RunStore, spec: ExperimentSpec):
-    return store.load_extra(spec, "rewind.pt") if spec.prune.reset == "rewind" else None
+    return store.load_extra(spec, "rewind.pt") if spec.prune.reset == "rewind" and spec.copy_round is None else None
 
 
-def _round_mask(spec: ExperimentSpec, index: int, history: list[RoundRecord], parent: _Member | None):
-    """(mask, pruning threshold) of round `index`."""
+@dataclass
+class _Round:
+    """What one experiment trains at one step: start weights, mask, noise, and the optima it is repelled from."""
+
+    start: dict[str, torch.Tensor]
+    mask: M.Mask | None  # None: dense (round 0)
+    threshold: float
+    noise_seed: int
+    optima: list[dict[str, torch.Tensor]]
+
+
+def _plan(f: _InFlight, index: int, data: TensorData) -> _Round:
+    """Round `index` of `f`, planned from its rounds before it (or read from its record, if it has one)."""
+    spec = f.spec
+    if spec.copy_round is not None:  # the source's round again, with noise of its own
+        return dataclasses.replace(_plan(f.source, index, data), noise_seed=copy_noise_seed(spec, index))
+    mask, threshold = _round_mask(f, index)
+    start = f.history[index].start if index < len(f.history) else _start_weights(f, index, mask, data)
+    return _Round(start, mask, threshold, round_noise_seed(spec, index), _optima(spec, f.history[:index]))
+
+
+def _round_mask(f: _InFlight, index: int) -> tuple[M.Mask | None, float]:
+    """(mask, pruning threshold) of round `index`; None for the dense round."""
     if index == 0:
         return None, 0.0
-    if spec.control == "reinit":
-        return parent.round_mask, parent.round_threshold
-    if spec.control == "random-prune":
+    if index < len(f.history):
+        record = f.history[index]
+        return record.mask, record.metrics["threshold"]
+    if f.next_mask is None or f.next_mask[0] != index:  # pruned once, read by the run and its controls
+        f.next_mask = (index, *_pruned_mask(f, index))
+    return f.next_mask[1], f.next_mask[2]
+
+
+def _pruned_mask(f: _InFlight, index: int) -> tuple[M.Mask, float]:
+    spec = f.spec
+    if spec.control != "imp":
+        parent, threshold = _round_mask(f.source, index)
+        if spec.control == "reinit":
+            return parent, threshold
         generator = torch.Generator().manual_seed(derive_seed(spec.init_seed, "random-prune", index))
-        return M.random_mask_like(parent.round_mask, generator), 0.0
+        return M.random_mask_like(parent, generator), 0.0
     p = spec.prune
     if p.strategy == "oneshot":
-        dense = history[0]
+        dense = f.history[0]
         pruned = M.prune_to_density(_prunable(dense.trained, dense.mask), (1 - p.fraction) ** index, dense.mask)
     else:
-        last = history[-1]
+        last = f.history[index - 1]
         pruned = M.prune_global(_prunable(last.trained, last.mask), last.mask, p.fraction)
     return pruned.mask, pruned.threshold
 
@@ -200,78 +273,78 @@ def _prunable(weights: dict[str, torch.Tensor], mask: M.Mask) -> dict[str, torch
     return {n: weights[n] for n in mask}
 
 
-def _start_weights(spec: ExperimentSpec, index: int, mask, init, rewind, data: TensorData):
+def _start_weights(f: _InFlight, index: int, mask: M.Mask | None, data: TensorData):
+    spec = f.spec
     if spec.control == "reinit":
         base = fresh_model(spec, data, derive_seed(spec.init_seed, "reinit", index)).state_dict()
     elif spec.prune.reset == "rewind" and index > 0:
-        base = rewind
+        base = f.rewind
     else:
-        base = init
+        base = f.init
     return base if mask is None else M.masked(base, mask)
 
 
-def _train_round(members: list[_Member], index: int, data: TensorData, stack: bool) -> list[RoundRecord]:
-    """Train this round of every member, stacked where possible; returns their records."""
+def _optima(spec: ExperimentSpec, history: list[RoundRecord]) -> list[dict[str, torch.Tensor]]:
+    """The previous trained optima the repellent loss acts against (none when it is off)."""
+    if not spec.repel_lambda or not history:
+        return []
+    return [history[-1].trained] if spec.repel_previous_only else [r.trained for r in history]
+
+
+def _captures_rewind(f: _InFlight, index: int) -> bool:
+    """Capturing the rewind point needs a hook that only the one-at-a-time trainer has."""
+    return f.spec.prune.reset == "rewind" and index == 0 and f.spec.copy_round is None
+
+
+def _train_round(flights: list[_InFlight], index: int, data: TensorData, stack: bool) -> list[RoundRecord]:
+    """Train this step's round of every experiment, stacked where possible; returns their records."""
     tic = time.perf_counter()
     device = data.x_train.device
     jobs = []
-    for m in members:
-        model = fresh_model(m.spec, data, 0)
-        start = _start_weights(m.spec, index, m.round_mask, m.init, m.rewind, data)
-        mask = m.round_mask if m.round_mask is not None else M.dense_mask(model)
-        jobs.append((m, model, start, mask))
-    spec = members[0].spec
-    # Stackable members always go through the population trainer, even alone, so that
+    for f in flights:
+        model = fresh_model(f.spec, data, 0)
+        plan = _plan(f, index, data)
+        mask = plan.mask if plan.mask is not None else M.dense_mask(model)
+        jobs.append((f, model, plan, mask))
+    spec = flights[0].spec
+    # Stackable experiments always go through the population trainer, even alone, so that
     # a run's bits never depend on which other runs were computed beside it.
-    if stack and can_stack(spec.train.model, spec.train) and not _needs_single(spec, index):
-        population = [Member(start, mask, round_noise_seed(m.spec, index), _optima(m))
-                      for m, _, start, mask in jobs]
+    if stack and can_stack(spec.train.model, spec.train) and not any(_captures_rewind(f, index) for f in flights):
+        population = [Member(plan.start, mask, plan.noise_seed, plan.optima) for _, _, plan, mask in jobs]
         trained, outcomes = train_population(population, data, spec.train, spec.repel_lambda)
     else:
-        trained, outcomes = zip(*(_train_single(m, model, start, mask, index, data) for m, model, start, mask in jobs))
-    seconds = (time.perf_counter() - tic) / len(members)
+        trained, outcomes = zip(*(_train_single(f, model, plan, mask, index, data) for f, model, plan, mask in jobs))
+    seconds = (time.perf_counter() - tic) / len(flights)
     records = []
-    for (m, model, start, mask), weights, outcome in zip(jobs, trained, outcomes):
+    for (f, model, plan, mask), weights, outcome in zip(jobs, trained, outcomes):
         model.load_state_dict(weights)
         model.to(device)
-        metrics = _metrics(m, index, mask, model, outcome, data)
-        metrics["seconds"] = seconds
-        records.append(RoundRecord(index, {n: t.cpu() for n, t in mask.items()}, start,
+        metrics = {**_metrics(len(f.history), mask, plan, model, outcome, data), "seconds": seconds}
+        if f.spec.copy_round is not None:
+            metrics["source_round"] = index
+        records.append(RoundRecord(len(f.history), {n: t.cpu() for n, t in mask.items()}, plan.start,
                                    {k: v.detach().cpu().clone() for k, v in weights.items()}, metrics))
     return records
 
 
-def _needs_single(spec: ExperimentSpec, index: int) -> bool:
-    """Capturing the rewind point needs a hook that only the one-at-a-time trainer has."""
-    return spec.prune.reset == "rewind" and index == 0
-
-
-def _optima(m: _Member) -> list[dict[str, torch.Tensor]]:
-    """The previous trained optima the repellent loss acts against (none when it is off)."""
-    if not m.spec.repel_lambda or not m.history:
-        return []
-    return [m.history[-1].trained] if m.spec.repel_previous_only else [r.trained for r in m.history]
-
-
-def _train_single(m: _Member, model, start, mask, index: int, data: TensorData):
+def _train_single(f: _InFlight, model, plan: _Round, mask, index: int, data: TensorData):
     device = data.x_train.device
-    model.load_state_dict(start)
+    model.load_state_dict(plan.start)
     model.to(device)
     mask = {n: t.to(device) for n, t in mask.items()}
-    optima = _optima(m)
-    extra = RepellentLoss(optima, mask, m.spec.repel_lambda) if optima else None
-    capture = m.spec.prune.rewind_step if (m.spec.prune.reset == "rewind" and index == 0) else None
-    outcome = train(model, mask, data, m.spec.train, round_noise_seed(m.spec, index), extra, capture)
+    extra = RepellentLoss(plan.optima, mask, f.spec.repel_lambda) if plan.optima else None
+    capture = f.spec.prune.rewind_step if _captures_rewind(f, index) else None
+    outcome = train(model, mask, data, f.spec.train, plan.noise_seed, extra, capture)
     if outcome.rewind_state is not None:
-        m.rewind = outcome.rewind_state
+        f.rewind = outcome.rewind_state
     return {k: v.detach().clone() for k, v in model.state_dict().items()}, outcome
 
 
-def _metrics(m: _Member, index: int, mask: M.Mask, model, outcome, data: TensorData) -> dict:
+def _metrics(index: int, mask: M.Mask, plan: _Round, model, outcome, data: TensorData) -> dict:
     metrics = {
         "round": index, "density": M.density(mask), "alive": M.alive(mask),
-        "layer_density": M.layer_densities(mask), "threshold": m.round_threshold,
-        "steps": outcome.steps, "diverged": outcome.diverged, "noise_seed": round_noise_seed(m.spec, index),
+        "layer_density": M.layer_densities(mask), "threshold": plan.threshold,
+        "steps": outcome.steps, "diverged": outcome.diverged, "noise_seed": plan.noise_seed,
     }
     for split in ("train", "test"):
         loss, acc = (None, None) if outcome.diverged else evaluate(model, *data.split(split))

@@ -10,11 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .data import TensorData, load_dataset
 from .executors import Executor, InProcess
 from .imp import Progress
 from .registry import Claim, Setup, setup_for
 from .spec import ExperimentSpec
+from .stability import round_instability, successive_barriers
 from .store import Run, RunStore
 
 
@@ -68,6 +71,17 @@ class Lab:
         runs = dict(zip(specs, self.executor.runs(specs, self.store, self.device, self.data_dir, data,
                                                   progress=self.progress)))
         return [[runs[s] for s in arm] for arm in arms]
+
+    def instability(self, runs: list[Run], rounds: tuple[int, ...]) -> dict[int, np.ndarray]:
+        """LII of each run's subnetwork at each of `rounds` (points of test error): per round, per run."""
+        copies = self.arms(*[[run.spec.copy_of(r) for run in runs] for r in rounds])
+        data = self.data(runs[0].spec.train.dataset)
+        return {r: np.array(round_instability(runs, c, data)) for r, c in zip(rounds, copies)}
+
+    def barriers(self, runs: list[Run]) -> np.ndarray:
+        """Error barriers between successive rounds (points of training error): runs × round pairs."""
+        data = self.data(runs[0].spec.train.dataset)
+        return np.array([successive_barriers(run, data) for run in runs])
 
     def provenance(self, scale: str) -> str:
         """How many of the runs the claims at `scale` asked for were trained in this session."""

@@ -20,14 +20,14 @@ import torch
 from torch import nn
 
 from .data import TensorData
-from .training import EVAL_BATCH, evaluate
+from .evaluation import EVAL_BATCH, evaluate
 
 LII_POINTS = 30
 BARRIER_POINTS = 20
 
 
 @dataclass
-class Path:
+class ErrorPath:
     alphas: np.ndarray
     errors: np.ndarray  # percent error at each alpha
 
@@ -60,7 +60,7 @@ def recompute_batchnorm(model: nn.Module, x: torch.Tensor) -> None:
 
 
 def error_path(model: nn.Module, w1, w2, data: TensorData, split: str = "test", points: int = LII_POINTS,
-               bn: str = "recompute") -> Path:
+               bn: str = "recompute") -> ErrorPath:
     """Error (%) at `points` evenly spaced α in [0, 1] on the chosen split."""
     if bn not in ("recompute", "interpolate"):
         raise ValueError(f"unknown batch-norm handling {bn!r}; use 'recompute' or 'interpolate'")
@@ -72,7 +72,7 @@ def error_path(model: nn.Module, w1, w2, data: TensorData, split: str = "test", 
         if bn == "recompute" and _has_batchnorm(model):
             recompute_batchnorm(model, data.x_train)
         errors.append(100.0 * (1.0 - evaluate(model, x, y)[1]))
-    return Path(alphas, np.array(errors))
+    return ErrorPath(alphas, np.array(errors))
 
 
 def instability(model: nn.Module, w1, w2, data: TensorData, points: int = LII_POINTS, bn: str = "recompute") -> float:

@@ -13,7 +13,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .spec import MODELS
+from .data import TensorData
+from .spec import MODELS, ExperimentSpec
 
 
 class LeNet(nn.Module):
@@ -179,3 +180,9 @@ def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, init:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def fresh_model(spec: ExperimentSpec, data: TensorData, seed: int) -> nn.Module:
+    """The spec's network for the data's image shape and classes, initialized from `seed`."""
+    t = spec.train
+    return build_model(t.model, data.image_shape, data.num_classes, t.init, seed, **t.model_kwargs)

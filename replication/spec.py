@@ -133,11 +133,16 @@ class ExperimentSpec:
     noise_seed: int = 0
     repel_lambda: float = 0.0  # repellent (>0) / attractive (<0) loss weight; 0 = off
     repel_previous_only: bool = False
+    # Set: this is not the run itself but a second training of its round `copy_round`, from the same start
+    # weights and mask with SGD noise of its own (copy_noise_seed): the other end of the instability measure.
+    copy_round: int | None = None
 
     def __post_init__(self) -> None:
         _normalize_floats(self)
         _require(self.control in CONTROLS, f"unknown control {self.control!r}; use one of {', '.join(CONTROLS)}")
         _require(self.init_seed >= 0 and self.noise_seed >= 0, "seeds must be non-negative integers")
+        _require(self.copy_round is None or 0 <= self.copy_round <= self.prune.rounds,
+                 f"copy_round {self.copy_round} must name a round in [0, {self.prune.rounds}]")
 
     # -- identity ---------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -145,6 +150,8 @@ class ExperimentSpec:
         for key, default in _HASH_NEUTRAL_TRAIN_DEFAULTS.items():
             if out["train"][key] == default:
                 del out["train"][key]
+        if self.copy_round is None:
+            del out["copy_round"]
         if self.train.precision == "bf16":
             out["bf16_version"] = BF16_VERSION
         return out
@@ -155,8 +162,18 @@ class ExperimentSpec:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def imp_parent(self) -> "ExperimentSpec":
-        """The IMP run whose masks a control reuses."""
-        return dataclasses.replace(self, control="imp")
+        """The IMP run whose masks a control (or a second training) reuses."""
+        return dataclasses.replace(self, control="imp", copy_round=None)
+
+    def copy_of(self, index: int) -> "ExperimentSpec":
+        """The second training of this run's round `index` (see `copy_round`)."""
+        return dataclasses.replace(self, copy_round=index)
+
+    def source(self) -> "ExperimentSpec | None":
+        """The run this one reads its rounds from: a copy's own run, a control's IMP run; None for IMP."""
+        if self.copy_round is not None:
+            return dataclasses.replace(self, copy_round=None)
+        return None if self.control == "imp" else self.imp_parent()
 
     def with_(self, **changes: Any) -> "ExperimentSpec":
         return dataclasses.replace(self, **changes)

@@ -21,7 +21,6 @@ from .masks import Mask, apply_mask
 from .spec import SpecError, TrainSpec
 
 ExtraLoss = Callable[[nn.Module], torch.Tensor]
-EVAL_BATCH = 2048
 
 
 def lr_factor(step: int, spec: TrainSpec, steps_per_epoch: int) -> float:
@@ -115,16 +114,3 @@ def autocast(spec: TrainSpec, device: torch.device):
 
 def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) in eval mode."""
-    model.eval()
-    total_loss, correct = 0.0, 0
-    for start in range(0, len(y), EVAL_BATCH):
-        logits = model(x[start:start + EVAL_BATCH])
-        target = y[start:start + EVAL_BATCH]
-        total_loss += float(F.cross_entropy(logits, target, reduction="sum"))
-        correct += int((logits.argmax(1) == target).sum())
-    return total_loss / len(y), correct / len(y)

@@ -8,7 +8,7 @@ from replication import kernels
 from replication import masks as M
 from replication.population import (AutogradStep, DirectBF16Step, Member, StackedMLP, _aligned_batch,
                                     train_population)
-from replication.training import evaluate
+from replication.evaluation import evaluate
 
 from conftest import tiny_model, tiny_train
 

@@ -6,7 +6,8 @@ import torch
 from replication import masks as M
 from replication.models import build_model
 from replication.population import Member, train_population
-from replication.training import evaluate, train
+from replication.evaluation import evaluate
+from replication.training import train
 
 from conftest import tiny_model, tiny_train
 

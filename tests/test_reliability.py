@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from replication import stats
-from replication.analyses import mean_over_rounds
+from replication.accuracy import mean_over_rounds
 from replication.imp import run_experiment
 from replication.store import MARKER, RunStore
 

@@ -1,0 +1,64 @@
+"""Accuracy by density: what the ticket-against-control claims compare.
+
+Functions take `Run` objects and return plain numbers, arrays or DataFrames,
+which the statistics and the report consume.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .store import Run
+
+
+# -- accuracy by density -----------------------------------------------------------
+
+def accuracy_frame(runs: dict[str, list[Run]], metric: str = "test_acc") -> pd.DataFrame:
+    """Long table: arm, seed, round, density, value (None where a round diverged or is missing)."""
+    rows = []
+    for arm, arm_runs in runs.items():
+        for run in arm_runs:
+            for r in run.rounds:
+                rows.append({"arm": arm, "seed": run.spec.init_seed, "round": r.index,
+                             "density": r.metrics["density"], "value": r.metrics[metric],
+                             "diverged": r.metrics["diverged"]})
+    return pd.DataFrame(rows)
+
+
+def accuracy_by_density(runs: dict[str, list[Run]], metric: str = "test_acc") -> str:
+    """A printable table: % weights remaining, then mean ± sd accuracy (%) per arm over seeds."""
+    frame = accuracy_frame(runs, metric)
+    frame["value"] = pd.to_numeric(frame["value"], errors="coerce") * 100
+    stats = frame.groupby(["round", "arm"])["value"].agg(["mean", "std", "count"]).unstack("arm")
+    density = frame.groupby("round")["density"].first()
+    arms = list(runs)
+    n = {arm: len(runs[arm]) for arm in arms}
+    header = f"{'round':>5} {'% remaining':>12} " + " ".join(f"{arm + f' (n={n[arm]})':>18}" for arm in arms)
+    lines = [header, "-" * len(header)]
+    for rnd in density.index:
+        cells = []
+        for arm in arms:
+            mean, sd = stats.loc[rnd, ("mean", arm)], stats.loc[rnd, ("std", arm)]
+            cells.append(f"{'diverged':>18}" if math.isnan(mean) else
+                         f"{mean:11.2f} ± {0.0 if math.isnan(sd) else sd:4.2f}")
+        lines.append(f"{rnd:>5} {100 * density[rnd]:12.2f} " + " ".join(cells))
+    return "\n".join(lines)
+
+
+# -- per-seed summaries (what the statistics consume) ----------------------------------
+
+def rounds_at_or_below(run: Run, max_density: float) -> list[int]:
+    """Round indices whose density is at most max_density (the "low densities" of a claim)."""
+    return [r.index for r in run.rounds if r.metrics["density"] <= max_density + 1e-12]
+
+
+def mean_over_rounds(runs: list[Run], rounds: list[int], metric: str = "test_acc", scale: float = 100.0) -> np.ndarray:
+    """Each run's mean of `metric` over `rounds`; NaN if any of them diverged or is missing."""
+    out = []
+    for run in runs:
+        values = [run.rounds[i].metrics[metric] if i < len(run.rounds) else None for i in rounds]
+        out.append(math.nan if not values or any(v is None for v in values) else scale * float(np.mean(values)))
+    return np.array(out)

@@ -1,0 +1,44 @@
+"""Weight magnitudes under IMP (paper Figs. 5–7): pruning thresholds and the shape of the surviving weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .masks import prune_global
+from .store import Run
+
+
+def thresholds(run: Run) -> np.ndarray:
+    """Pruning threshold (largest magnitude pruned) that produced each round's mask."""
+    return np.array(run.metric("threshold"), dtype=float)
+
+
+def own_thresholds(run: Run) -> np.ndarray:
+    """Per round, the threshold the next prune of *this run's own* trained weights would use.
+
+    For IMP it equals the next round's recorded threshold; for reinitializations (whose
+    masks come from IMP) it is the comparable number the paper plots for them.
+    """
+    fraction = run.spec.prune.fraction
+    return np.array([prune_global({n: r.trained[n] for n in r.mask}, r.mask, fraction).threshold
+                     for r in run.rounds])
+
+
+def surviving_weights(record) -> np.ndarray:
+    """The trained values of the weights a round's mask keeps, flattened."""
+    return torch.cat([record.trained[n][m > 0].flatten() for n, m in record.mask.items()]).double().numpy()
+
+
+def bimodality_coefficient(values: np.ndarray) -> float:
+    """Sarle's bimodality coefficient (skew² + 1) / (excess kurtosis + 3(n−1)²/((n−2)(n−3))).
+
+    About 0.33 for a normal, 0.555 for a uniform; above 0.555 suggests two modes
+    (for weights: two humps away from zero, few near it).
+    """
+    from scipy import stats as sps
+
+    n = len(values)
+    skew = float(sps.skew(values, bias=False))
+    kurt = float(sps.kurtosis(values, bias=False))
+    return (skew ** 2 + 1) / (kurt + 3 * (n - 1) ** 2 / ((n - 2) * (n - 3)))
