@@ -4,8 +4,8 @@ A plain C file compiled by the system's C compiler in about a second, not a torc
 extension (those take a minute to build against torch's headers). It is built once
 per source, flags and target CPU into $XDG_CACHE_HOME/replication/kernels (default
 ~/.cache), written atomically, and shared by every later process. Where no compiler
-works, `load()` returns None and population training keeps its torch-op path;
-REPLICATION_KERNELS=off forces that.
+works, `load()` returns None, and a spec that asks for the direct bf16 step
+(TrainSpec.bf16_step) stops with an error that says how to get a compiler or switch.
 
 OpenMP: the library links libgomp.so.1, which the dynamic loader resolves to the copy
 torch has already loaded (pip's torch ships libgomp), so both share one thread pool. A
@@ -29,7 +29,6 @@ import torch
 
 SOURCE = Path(__file__).with_name("masked_step.c")
 FLAGS = ("-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno")
-OFF = ("off", "0", "no", "false", "disable", "disabled")
 
 
 class _Step(ctypes.Structure):
@@ -111,13 +110,11 @@ def _address(t: torch.Tensor | None) -> int | None:
 @functools.cache
 def load() -> MaskedStep | None:
     """The compiled step, or None (with one warning) where it cannot be built here."""
-    if os.environ.get("REPLICATION_KERNELS", "on").strip().lower() in OFF:
-        return None
     try:
         return MaskedStep(ctypes.CDLL(str(_built())))
     except (OSError, subprocess.SubprocessError, RuntimeError) as error:
-        warnings.warn(f"the compiled optimizer step is unavailable ({error}); bf16 population training falls "
-                      f"back to torch ops (slower, same arithmetic up to rounding)", stacklevel=2)
+        warnings.warn(f"the compiled optimizer step is unavailable ({error}); bf16 population training needs "
+                      f"bf16_step='autograd' here", stacklevel=2)
         return None
 
 

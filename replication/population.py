@@ -11,8 +11,8 @@ members match one-at-a-time training, and that a member's bits do not depend on
 its company in the stack.
 
 A step is AutogradStep (autograd and torch's fused optimizers: fp32, and bf16 where
-the compiled kernel is unavailable or a repellent loss needs autograd) or
-DirectBF16Step (bf16: a hand-written backward and the compiled masked step).
+the spec asks for it or a repellent loss needs autograd) or DirectBF16Step (bf16 on
+the CPU: a hand-written backward and the compiled masked step).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from . import kernels
 from .data import TensorData, epoch_order
 from .masks import Mask
-from .spec import TrainSpec
+from .spec import SpecError, TrainSpec
 from .training import ADAM_BETAS, ADAM_EPS, TrainOutcome, lr_factor, make_optimizer, steps_per_epoch
 
 
@@ -199,7 +199,7 @@ class DirectBF16Step:
     and activations, fp32 loss and bias gradients, fp32 master weights and optimizer state), in fewer
     passes over memory. The optimizer reads the bf16 weight gradient, applies the mask, and writes
     the fp32 weights and the bf16 copies the next forward multiplies with, in one pass; the weight
-    gradients go to buffers allocated once. Used on the CPU when the kernel loads and there is no
+    gradients go to buffers allocated once. Used on the CPU for bf16_step='direct' when there is no
     repellent loss (which needs autograd); tests/test_kernels.py checks its gradients and steps
     against AutogradStep's.
     """
@@ -253,6 +253,14 @@ class DirectBF16Step:
                             weight_decay=spec.weight_decay)
 
 
+def _kernel() -> kernels.MaskedStep:
+    kernel = kernels.load()
+    if kernel is None:
+        raise SpecError("bf16_step='direct' needs the compiled optimizer step, which cannot be built here (no "
+                        "working C compiler); install one (apt-get install gcc) or pass --set bf16_step=autograd")
+    return kernel
+
+
 def _aligned_batch(idx: torch.Tensor, widths: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
     """Pad a K×B batch with rows of weight 0 so that every K×rows×width activation and gradient gives
     each member a whole number of 16-float units: MKL's small matmuls round differently on operands
@@ -293,8 +301,8 @@ def train_population(members: list[Member], data: TensorData, spec: TrainSpec,
     net = StackedMLP(members, device)
     repellence = StackedRepellence(members, net, repel) if repel and members[0].optima else None
     net.apply_masks()
-    kernel = kernels.load() if spec.precision == "bf16" and repellence is None and device.type == "cpu" else None
-    step_all = DirectBF16Step(net, spec, kernel) if kernel is not None else AutogradStep(net, spec, repellence)
+    direct = spec.precision == "bf16" and spec.bf16_step == "direct" and repellence is None and device.type == "cpu"
+    step_all = DirectBF16Step(net, spec, _kernel()) if direct else AutogradStep(net, spec, repellence)
     generators = [torch.Generator().manual_seed(m.noise_seed) for m in members]
     per_epoch = steps_per_epoch(data.n_train, spec.batch_size)
     x_all = data.x_train.flatten(1).to(step_all.input_dtype)  # cast once, not every batch

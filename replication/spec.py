@@ -29,10 +29,11 @@ CONTROLS = ("imp", "reinit", "random-prune")
 STRATEGIES = ("iterative", "oneshot")
 RESETS = ("init", "rewind")
 PRECISIONS = ("fp32", "bf16")
+BF16_STEPS = ("direct", "autograd")
 
 # Training fields added after runs were first stored: at these defaults they are left out of the hash, so
 # every run stored before them keeps its name (and its cached result).
-_HASH_NEUTRAL_TRAIN_DEFAULTS = {"precision": "fp32"}
+_HASH_NEUTRAL_TRAIN_DEFAULTS = {"precision": "fp32", "bf16_step": "direct"}
 
 
 class SpecError(ValueError):
@@ -73,6 +74,10 @@ class TrainSpec:
     # "bf16": matmuls and convolutions in bfloat16 (autocast in the one-model trainer, explicit casts in the
     # stacked one); weights, optimizer state, batch norm, the loss and evaluation stay fp32. Opt-in for speed (bf16 units on GPUs and recent CPUs); it changes the bits.
     precision: str = "fp32"
+    # How a stacked LeNet takes a bf16 step on the CPU without a repellent loss (elsewhere autograd always does):
+    # "direct", the hand-written backward and compiled optimizer (kernels.py; training stops with an error where
+    # no C compiler works), or "autograd". The two round differently, so the choice is the spec's, not the machine's.
+    bf16_step: str = "direct"
 
     def __post_init__(self) -> None:
         _normalize_floats(self)
@@ -86,6 +91,8 @@ class TrainSpec:
         _require(self.init in INITS, f"unknown init {self.init!r}; use one of {', '.join(INITS)}")
         _require(self.precision in PRECISIONS,
                  f"unknown precision {self.precision!r}; use one of {', '.join(PRECISIONS)}")
+        _require(self.bf16_step in BF16_STEPS,
+                 f"unknown bf16_step {self.bf16_step!r}; use one of {', '.join(BF16_STEPS)}")
         _require(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
         _require(self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}")
         _require(0 <= self.warmup_epochs <= self.epochs,

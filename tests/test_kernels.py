@@ -1,5 +1,7 @@
 """The compiled masked optimizer step (replication/masked_step.c) against torch.optim."""
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -9,8 +11,9 @@ from replication import masks as M
 from replication.population import (AutogradStep, DirectBF16Step, Member, StackedMLP, _aligned_batch,
                                     train_population)
 from replication.evaluation import evaluate
+from replication.spec import SpecError
 
-from conftest import tiny_model, tiny_train
+from conftest import tiny_model, tiny_spec, tiny_train
 
 kernel = kernels.load()
 needs_kernel = pytest.mark.skipif(kernel is None, reason="no C compiler here: the torch-op path is used")
@@ -186,8 +189,7 @@ def test_direct_bf16_steps_equal_autograd_bf16_steps(digits, optimizer, lr):
 def test_the_direct_bf16_path_learns_as_well_as_the_autograd_path(digits, monkeypatch, optimizer, lr):
     spec = tiny_train(optimizer=optimizer, lr=lr, epochs=3, weight_decay=1e-4, precision="bf16")
     direct, outcomes = train_population(_members(), digits, spec)
-    monkeypatch.setattr(kernels, "load", lambda: None)
-    autograd, _ = train_population(_members(), digits, spec)
+    autograd, _ = train_population(_members(), digits, dataclasses.replace(spec, bf16_step="autograd"))
     model = tiny_model(0)
     accuracy = []
     for state in direct + autograd:
@@ -198,10 +200,19 @@ def test_the_direct_bf16_path_learns_as_well_as_the_autograd_path(digits, monkey
     assert not any(o.diverged for o in outcomes)
 
 
-@pytest.mark.parametrize("value", ["off", "0", "False", " disable "])
-def test_kernels_can_be_switched_off(monkeypatch, value):
-    monkeypatch.setenv("REPLICATION_KERNELS", value)
-    assert kernels.load.__wrapped__() is None  # the uncached function: the cached kernel stays as it was
+def test_the_bf16_step_is_the_specs_choice_and_a_missing_kernel_is_an_error_not_a_silent_switch(digits, monkeypatch):
+    """Which bf16 step trains is part of the spec's hash; a machine without a compiler must not quietly
+    train a direct-step spec the autograd way (the stored run would not mean one computation)."""
+    model = tiny_model(0)
+    member = Member(model.state_dict(), M.dense_mask(model), 1)
+    autograd = tiny_train(precision="bf16", bf16_step="autograd")
+    assert autograd.bf16_step == "autograd" and "bf16_step" not in tiny_spec().to_dict()["train"]
+    assert tiny_spec(precision="bf16", bf16_step="autograd").hash() != tiny_spec(precision="bf16").hash()
+    monkeypatch.setattr(kernels, "load", lambda: None)
+    with pytest.raises(SpecError, match="bf16_step='direct' needs the compiled optimizer step"):
+        train_population([member], digits, tiny_train(precision="bf16"))
+    (weights,), (outcome,) = train_population([member], digits, autograd)
+    assert not outcome.diverged and all(torch.isfinite(w).all() for w in weights.values())
 
 
 @needs_kernel
@@ -220,6 +231,6 @@ def test_a_failing_or_missing_compiler_falls_back_with_a_warning_and_leaves_noth
     if compiler != "false":
         monkeypatch.setenv("PATH", str(tmp_path))  # and no gcc to fall back on
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    with pytest.warns(UserWarning, match="falls back to torch ops"):
+    with pytest.warns(UserWarning, match="needs bf16_step='autograd'"):
         assert kernels.load.__wrapped__() is None
     assert not list(tmp_path.rglob("*.so"))

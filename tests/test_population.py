@@ -125,11 +125,8 @@ def test_a_members_bits_do_not_depend_on_its_place_or_company_in_the_stack(digit
     first, last, or among 4 others, also with the repellent loss. Widths 12 and 6 make weights
     (12×6, 6×10), biases and activations (B×6, B×10) that are not whole vectors, as LeNet-300-100's
     10×100 output layer and B×10 logits are not."""
-    if not compiled:  # bf16 on a machine without a C compiler: the autograd path
-        from replication import kernels
-        monkeypatch.setattr(kernels, "load", lambda: None)
     spec = tiny_train(optimizer=optimizer, lr=lr, epochs=2, weight_decay=1e-4, precision=precision,
-                      model_args=(("widths", (12, 6)),))
+                      model_args=(("widths", (12, 6)),), bf16_step="direct" if compiled else "autograd")
     members = []
     for seed in range(5):
         model = build_model("lenet", (1, 8, 8), 10, "kaiming_uniform", seed, widths=(12, 6))
