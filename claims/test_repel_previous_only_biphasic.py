@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from replication import evidence, stats
-from replication.similarity import distance_matrix
 from replication.registry import CLAIMS
+from replication.similarity import distance_matrix
 
 CLAIM = CLAIMS["repel-previous-only-biphasic"]
 
@@ -23,16 +23,15 @@ def checkerboard(run) -> float:
 
 @pytest.mark.claim(CLAIM.id)
 def test_repel_previous_only_biphasic(lab, setup, conclude):
-    repelled = lab.runs(setup.specs("imp", repel=setup.repel, previous_only=setup.previous_only,
-                                          batch_size=setup.large_batch))
+    runs = lab.arms(CLAIM.arms(setup))
+    (arm, repelled), = runs.items()
 
     effect = np.array([checkerboard(run) for run in repelled])
-    decision = stats.exceeds_zero(effect, CLAIM.margin,
+    decision = stats.exceeds_zero(effect, CLAIM.parts[0].margin,
                                   test="one-sided t: angular distance to round r−1 minus to r−2, mean over r ≥ 2")
-    arm = f"IMP repelling the previous optimum (λ={setup.repel:g})"
-    conclude(CLAIM, decision, **evidence.merge(
-        evidence.distances(lab, CLAIM, {arm: repelled}, {arm: effect},
-                           title="Per seed: mean over r ≥ 2 of d(r, r−1) − d(r, r−2) (positive = checkerboard)"),
-        evidence.accuracy(lab, CLAIM, setup, {arm: repelled})),
+    conclude(CLAIM, decision, evidence.distances(
+        lab.figures, CLAIM, runs, {arm: effect},
+        title="Per seed: mean over r ≥ 2 of d(r, r−1) − d(r, r−2) (positive = checkerboard)")
+        + evidence.accuracy(lab.figures, CLAIM, setup, runs),
         reference="ResNet-20 at batch 2048: a checkerboard pattern in the distance matrix; tickets still "
                   "somewhat beat reinitialization.")

@@ -10,14 +10,13 @@ import pytest
 
 from replication import evidence, stats
 from replication.registry import CLAIMS
-from replication.report import plot_by_density
 
 CLAIM = CLAIMS["same-basin-only-at-medium-density"]
 
 
 @pytest.mark.claim(CLAIM.id)
 def test_same_basin_only_at_medium_density(lab, setup, conclude):
-    tickets = lab.runs(setup.specs("imp", batch_size=setup.large_batch))
+    tickets = lab.arms(CLAIM.arms(setup))["IMP"]
     barriers = lab.barriers(tickets)  # seeds × (round pairs)
 
     densities = np.array(tickets[0].metric("density"))
@@ -28,19 +27,15 @@ def test_same_basin_only_at_medium_density(lab, setup, conclude):
         return conclude.not_run(CLAIM, f"the {lab.scale} rounds do not reach both medium and extreme densities")
     effect = barriers[:, extreme].mean(axis=1) - barriers[:, medium].mean(axis=1)
     decision = stats.exceeds_zero(
-        effect, CLAIM.margin,
+        effect, CLAIM.parts[0].margin,
         test=f"one-sided t: successive-round barrier at extreme minus medium densities "
              f"({100 * low:g}–{100 * high:g}% remaining)")
-
-    plot = lab.figure_path(CLAIM, "barriers")
-    plot_by_density({"IMP": barriers}, densities[1:], plot, "error barrier (points of training error)",
-                    f"{CLAIM.id} ({lab.scale}): barrier between round r−1 and r")
-    conclude(CLAIM, decision,
-             tables=[{"title": "Error barrier between rounds r−1 and r (points of training error, 20 points), "
-                               "by the weights remaining at round r",
-                      "markdown": evidence.by_density_table({"IMP": barriers}, densities[1:], unit="points")}],
-             figures=[{"caption": "Error barrier between successive rounds (paper Fig. 8)",
-                       "path": evidence.relative(lab, plot)}],
-             configuration=evidence.configuration(setup, tickets), differs=setup.differs,
+    shown = evidence.by_density(
+        lab.figures, CLAIM, "barriers", {"IMP": barriers}, densities[1:], "error barrier (points of training error)",
+        table="Error barrier between rounds r−1 and r (points of training error, 20 points), by the weights "
+              "remaining at round r",
+        caption="Error barrier between successive rounds (paper Fig. 8)", unit="points")
+    shown.configuration, shown.differs = evidence.configuration(setup, tickets), setup.differs
+    conclude(CLAIM, decision, shown,
              reference="ResNet-20, batch 2048: about 38 points between 100% and 80%, about 3 at 80%, about 0 "
                        "from 51% down to 3.5%, about 5 at 1.8% and 16–25 below 1.4%.")

@@ -10,40 +10,35 @@ import numpy as np
 import pytest
 
 from replication import evidence, stats
-from replication.accuracy import mean_over_rounds, rounds_at_or_below
+from replication.accuracy import ticket_advantage
 from replication.registry import CLAIMS
+from replication.report import Evidence, Table
 
 CLAIM = CLAIMS["stable-training-finds-tickets"]
 
 
 @pytest.mark.claim(CLAIM.id)
 def test_stable_training_finds_tickets(lab, setup, conclude):
-    arms, advantage, lii = {}, {}, {}
-    for batch in (setup.small_batch, setup.large_batch):
-        tickets, reinits = lab.arms(setup.specs("imp", batch_size=batch), setup.specs("reinit", batch_size=batch))
-        arms[f"IMP batch {batch}"], arms[f"reinit batch {batch}"] = tickets, reinits
-        low = rounds_at_or_below(tickets[0], setup.low_density)
-        advantage[batch] = mean_over_rounds(tickets, low) - mean_over_rounds(reinits, low)
-        lii[batch] = lab.instability(tickets, setup.instability_rounds)
-
-    per_seed_lii = {b: np.mean([lii[b][r] for r in setup.instability_rounds], axis=0) for b in lii}
     small, large = setup.small_batch, setup.large_batch
+    runs = lab.arms(CLAIM.arms(setup))
+    advantage = {b: ticket_advantage(runs[f"IMP batch {b}"], runs[f"reinit batch {b}"], setup.low_density)
+                 for b in (small, large)}
+    lii = {b: lab.instability(runs[f"IMP batch {b}"], runs[f"second trainings, batch {b}"]) for b in (small, large)}
+
+    per_seed_lii = {b: np.mean(list(lii[b].values()), axis=0) for b in lii}
     decision = stats.combine([
-        stats.exceeds_zero(advantage[large] - advantage[small], CLAIM.margin,
+        stats.exceeds_zero(advantage[large] - advantage[small], CLAIM.parts[0].margin,
                            test=f"paired t, one-sided: ticket advantage over reinit at densities "
                                 f"≤ {100 * setup.low_density:g}%, batch {large} minus batch {small}"),
-        stats.beats(per_seed_lii[small], per_seed_lii[large], CLAIM.second_margin,
+        stats.beats(per_seed_lii[small], per_seed_lii[large], CLAIM.parts[1].margin,
                     test=f"paired t, one-sided: LII (rounds {', '.join(map(str, setup.instability_rounds))}), "
                          f"batch {small} > batch {large}"),
     ])
-    densities = dict(enumerate(arms[f"IMP batch {small}"][0].metric("density")))
-    advantage_rows = [[f"batch {b}", f"{v.mean():.2f}", f"{v.std(ddof=1):.2f}", f"{v.min():.2f}", f"{v.max():.2f}"]
-                      for b, v in advantage.items()]
-    conclude(CLAIM, decision, **evidence.merge(
-        evidence.accuracy(lab, CLAIM, setup, arms),
-        {"tables": [evidence.instability_table({f"IMP batch {b}": lii[b] for b in lii}, densities),
-                    {"title": f"Ticket advantage over reinitialization (points), mean over densities "
-                              f"≤ {100 * setup.low_density:g}%, per seed",
-                     "markdown": evidence.markdown_table(["batch", "mean", "sd", "min", "max"], advantage_rows)}]}),
+    arms = {name: runs[name] for b in (small, large) for name in (f"IMP batch {b}", f"reinit batch {b}")}
+    densities = dict(enumerate(runs[f"IMP batch {small}"][0].metric("density")))
+    conclude(CLAIM, decision, evidence.accuracy(lab.figures, CLAIM, setup, arms) + Evidence([
+        evidence.instability_table({f"IMP batch {b}": lii[b] for b in lii}, densities),
+        Table(f"Ticket advantage over reinitialization (points), mean over densities ≤ {100 * setup.low_density:g}%, "
+              f"per seed", evidence.per_seed_table({f"batch {b}": v for b, v in advantage.items()}, digits=2))]),
         reference="ResNet-20/CIFAR-10 at 6.87% remaining: IMP 84% at batch 128, 88.5% at 1024, 87.2% at 2048; "
                   "reinitialization at 2048: 81.6%. LII ≈ 83–69 points at batch 64–256, ≈ 0 at 1024–2048.")

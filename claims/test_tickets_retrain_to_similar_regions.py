@@ -8,34 +8,27 @@ at any batch size, successive solutions are nearly orthogonal.
 import pytest
 
 from replication import evidence, stats
-from replication.similarity import mean_successive_distance
 from replication.registry import CLAIMS
+from replication.similarity import mean_successive_distance
 
 CLAIM = CLAIMS["tickets-retrain-to-similar-regions"]
 
 
 @pytest.mark.claim(CLAIM.id)
 def test_tickets_retrain_to_similar_regions(lab, setup, conclude):
-    stable, stable_reinit, unstable = lab.arms(setup.specs("imp", batch_size=setup.large_batch),
-                                               setup.specs("reinit", batch_size=setup.large_batch),
-                                               setup.specs("imp", batch_size=setup.small_batch))
+    small, large = setup.small_batch, setup.large_batch
+    runs = lab.arms(CLAIM.arms(setup))
+    distance = {arm: mean_successive_distance(arm_runs) for arm, arm_runs in runs.items()}
 
-    d_stable = mean_successive_distance(stable)
-    d_reinit = mean_successive_distance(stable_reinit)
-    d_unstable = mean_successive_distance(unstable)
+    stable = distance[f"IMP batch {large}"]
     decision = stats.combine([
-        stats.beats(d_reinit, d_stable, CLAIM.margin,
-                    test=f"paired t, one-sided: successive-round angular distance, reinit > IMP "
-                         f"(batch {setup.large_batch})"),
-        stats.beats(d_unstable, d_stable, CLAIM.second_margin,
-                    test=f"paired t, one-sided: IMP successive-round angular distance, batch {setup.small_batch} "
-                         f"> batch {setup.large_batch}"),
+        stats.beats(distance[f"reinit batch {large}"], stable, CLAIM.parts[0].margin,
+                    test=f"paired t, one-sided: successive-round angular distance, reinit > IMP (batch {large})"),
+        stats.beats(distance[f"IMP batch {small}"], stable, CLAIM.parts[1].margin,
+                    test=f"paired t, one-sided: IMP successive-round angular distance, batch {small} "
+                         f"> batch {large}"),
     ])
-    arms = {f"IMP batch {setup.large_batch}": stable, f"reinit batch {setup.large_batch}": stable_reinit,
-            f"IMP batch {setup.small_batch}": unstable}
-    per_seed = dict(zip(arms, (d_stable, d_reinit, d_unstable)))
-    conclude(CLAIM, decision,
-             **evidence.merge(evidence.distances(lab, CLAIM, arms, per_seed),
-                              evidence.accuracy(lab, CLAIM, setup, arms)),
+    conclude(CLAIM, decision, evidence.distances(lab.figures, CLAIM, runs, distance)
+             + evidence.accuracy(lab.figures, CLAIM, setup, runs),
              reference="ResNet-20/CIFAR-10: stable IMP (batch 1024–2048) successive distances small, smallest at "
                        "medium densities; batch 128 and reinitializations near 1 (orthogonal).")

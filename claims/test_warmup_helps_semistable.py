@@ -18,22 +18,20 @@ CLAIM = CLAIMS["warmup-helps-semistable"]
 @pytest.mark.claim(CLAIM.id)
 def test_warmup_helps_semistable(lab, setup, conclude):
     semistable, stable, warmup = setup.small_batch, setup.large_batch, setup.warmup_epochs
-    plain_semi, warm_semi, plain_stable, warm_stable = lab.arms(
-        setup.specs("imp", batch_size=semistable), setup.specs("imp", batch_size=semistable, warmup_epochs=warmup),
-        setup.specs("imp", batch_size=stable), setup.specs("imp", batch_size=stable, warmup_epochs=warmup))
+    runs = lab.arms(CLAIM.arms(setup))
 
-    every_round = list(range(len(plain_semi[0].rounds)))
-    accuracy = lambda runs: mean_over_rounds(runs, every_round)  # noqa: E731
+    every_round = list(range(len(runs[f"IMP batch {semistable}"][0].rounds)))
+    accuracy = lambda arm: mean_over_rounds(runs[arm], every_round)  # noqa: E731
     decision = stats.combine([
-        stats.beats(accuracy(warm_semi), accuracy(plain_semi), CLAIM.margin,
+        stats.beats(accuracy(f"IMP batch {semistable}, warm-up"), accuracy(f"IMP batch {semistable}"),
+                    CLAIM.parts[0].margin,
                     test=f"paired t, one-sided: IMP with a {warmup}-epoch warm-up > without, batch {semistable}, "
                          f"mean over all rounds"),
-        stats.equivalent(accuracy(warm_stable), accuracy(plain_stable), CLAIM.margin,
+        stats.equivalent(accuracy(f"IMP batch {stable}, warm-up"), accuracy(f"IMP batch {stable}"),
+                         CLAIM.parts[1].margin,
                          test=f"paired TOST: IMP with warm-up ≈ without, batch {stable}, mean over all rounds"),
     ])
-    conclude(CLAIM, decision, **evidence.accuracy(lab, CLAIM, setup, {
-        f"IMP batch {semistable}": plain_semi, f"IMP batch {semistable}, warm-up": warm_semi,
-        f"IMP batch {stable}": plain_stable, f"IMP batch {stable}, warm-up": warm_stable}),
-        reference="ResNet-20 at batch 512: warm-up gives about 90.2 / 90.3 / 89.8 / 88.5 / 85% at "
-                  "51.2 / 26.2 / 13.4 / 6.87 / 3.52%, against 89.2 / 88.5 / 87.5 / 86.5 / 83% without; "
-                  "at 1024–2048 the two curves nearly coincide.")
+    conclude(CLAIM, decision, evidence.accuracy(lab.figures, CLAIM, setup, runs),
+             reference="ResNet-20 at batch 512: warm-up gives about 90.2 / 90.3 / 89.8 / 88.5 / 85% at "
+                       "51.2 / 26.2 / 13.4 / 6.87 / 3.52%, against 89.2 / 88.5 / 87.5 / 86.5 / 83% without; "
+                       "at 1024–2048 the two curves nearly coincide.")

@@ -62,3 +62,15 @@ def mean_over_rounds(runs: list[Run], rounds: list[int], metric: str = "test_acc
         values = [run.rounds[i].metrics[metric] if i < len(run.rounds) else None for i in rounds]
         out.append(math.nan if not values or any(v is None for v in values) else scale * float(np.mean(values)))
     return np.array(out)
+
+
+def low_density_accuracy(runs: list[Run], max_density: float, rounds_of: Run | None = None) -> np.ndarray:
+    """Each run's mean test accuracy (%) over the rounds at or below max_density: those of `rounds_of`
+    (default: the first run), so that arms paired by seed are averaged over the same rounds."""
+    return mean_over_rounds(runs, rounds_at_or_below(rounds_of or runs[0], max_density))
+
+
+def ticket_advantage(tickets: list[Run], reinits: list[Run], max_density: float) -> np.ndarray:
+    """Per seed: the ticket's mean test accuracy minus its random reinitialization's (points), over the
+    rounds at or below max_density."""
+    return low_density_accuracy(tickets, max_density) - low_density_accuracy(reinits, max_density, tickets[0])

@@ -178,26 +178,24 @@ def _claims() -> int:
 
 def _status(args: argparse.Namespace) -> int:
     """Per claim: finished runs, rounds done, and the remaining cost estimated from stored round times."""
-    import json
-
+    from .imp import n_rounds
     from .registry import CLAIMS, SETUPS
 
     store = RunStore(args.store)
     if store.root.exists() and not os.access(store.root, os.R_OK):
         raise StoreError(f"run store {store.root} is not readable; pass --store DIR")
-    print(f"store {store.root}, scale {args.scale} (runs: every arm a claim may ask for, an upper bound)")
+    print(f"store {store.root}, scale {args.scale} (runs: every arm of the claim, second trainings included)")
     for claim_id, setup in SETUPS[args.scale].items():
-        specs = list(dict.fromkeys(setup.all_specs()))
+        specs = list(dict.fromkeys(s for arm in CLAIMS[claim_id].arms(setup).values() for s in arm))
         done_rounds, finished, running, seconds = 0, 0, 0, []
         for spec in specs:
-            folder = store.path(spec)
             complete = store.is_complete(spec)
             finished += complete
             running += not complete and store.is_running(spec)
-            for metrics in sorted(folder.glob("round_*/metrics.json")):
-                done_rounds += 1
-                seconds.append(json.loads(metrics.read_text()).get("seconds", 0.0))
-        total = sum(s.prune.rounds + 1 for s in specs)
+            stored = store.round_seconds(spec)
+            done_rounds += len(stored)
+            seconds += stored
+        total = sum(n_rounds(s) for s in specs)
         left = total - done_rounds
         per_round = sum(seconds) / len(seconds) if seconds else None
         cost = "unknown (nothing stored yet)" if per_round is None else f"~{left * per_round / 60:.1f} min"

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from .similarity import distance_matrix
-from .lab import Lab
+from .figures import FigureFolder, plot_by_density, plot_matrices
 from .registry import Claim, Setup
-from .report import by_density_table, markdown_table, plot_by_density, plot_matrices
+from .report import Evidence, Figure, Table, by_density_table, markdown_table
+from .similarity import distance_matrix
 from .store import Run
 
 
@@ -43,60 +41,55 @@ def configuration(setup: Setup, runs: list[Run]) -> str:
     return text
 
 
-def accuracy(lab: Lab, claim: Claim, setup: Setup, arms: dict[str, list[Run]], name: str = "accuracy") -> dict[str, Any]:
+def accuracy(figures: FigureFolder, claim: Claim, setup: Setup, arms: dict[str, list[Run]],
+             name: str = "accuracy") -> Evidence:
     """Test accuracy by density per arm: a table and the Fig. 1-style plot."""
     values = {arm: _per_round(runs, "test_acc") for arm, runs in arms.items()}
-    first = next(iter(arms.values()))[0]
-    densities = np.array(first.metric("density"))
+    first = next(iter(arms.values()))
+    densities = np.array(first[0].metric("density"))
     width = min(v.shape[1] for v in values.values())
     values = {k: v[:, :width] for k, v in values.items()}
-    path = lab.figure_path(claim, name)
-    plot_by_density(values, densities[:width], path, "test accuracy (%)", f"{claim.id} ({lab.scale})")
-    return {"tables": [{"title": "Test accuracy (%) by weights remaining", "markdown":
-                        by_density_table(values, densities[:width])}],
-            "figures": [{"caption": "Test accuracy against % of weights remaining (log axis); mean over seeds, "
-                                    "band = min–max (as the paper's Fig. 1)", "path": relative(lab, path)}],
-            "configuration": configuration(setup, next(iter(arms.values()))),
-            "differs": setup.differs}
+    path = figures.path(claim.id, name)
+    plot_by_density(values, densities[:width], path, "test accuracy (%)", f"{claim.id} ({figures.scale})")
+    return Evidence([Table("Test accuracy (%) by weights remaining", by_density_table(values, densities[:width]))],
+                    [Figure("Test accuracy against % of weights remaining (log axis); mean over seeds, "
+                            "band = min–max (as the paper's Fig. 1)", figures.link(path))],
+                    configuration(setup, first), setup.differs)
 
 
-def distances(lab: Lab, claim: Claim, arms: dict[str, list[Run]], per_seed: dict[str, np.ndarray],
-              title: str = "Mean angular distance between successive rounds, per seed") -> dict[str, Any]:
+def by_density(figures: FigureFolder, claim: Claim, name: str, values: dict[str, np.ndarray], densities,
+               ylabel: str, table: str, caption: str, unit: str, digits: int = 2) -> Evidence:
+    """Any per-round measure (arm -> seeds × rounds) against % of weights remaining: a table and a plot."""
+    path = figures.path(claim.id, name)
+    plot_by_density(values, densities, path, ylabel, f"{claim.id} ({figures.scale})")
+    return Evidence([Table(table, by_density_table(values, densities, unit=unit, digits=digits))],
+                    [Figure(caption, figures.link(path))])
+
+
+def distances(figures: FigureFolder, claim: Claim, arms: dict[str, list[Run]], per_seed: dict[str, np.ndarray],
+              title: str = "Mean angular distance between successive rounds, per seed") -> Evidence:
     """Fig. 4-style matrices of the first seed, and a per-seed summary table under `title`."""
-    path = lab.figure_path(claim, "distances")
+    path = figures.path(claim.id, "distances")
     plot_matrices({arm: distance_matrix(runs[0]) for arm, runs in arms.items()}, path,
                   "Angular distance between trained networks of every pair of rounds (seed 0; last: init)")
-    rows = [[arm, f"{np.nanmean(v):.3f}", f"{np.nanstd(v, ddof=1):.3f}", f"{np.nanmin(v):.3f}", f"{np.nanmax(v):.3f}"]
-            for arm, v in per_seed.items()]
-    return {"tables": [{"title": title,
-                        "markdown": markdown_table(["arm", "mean", "sd", "min", "max"], rows)}],
-            "figures": [{"caption": "Angular distance matrices (0 = same direction, 1 = orthogonal), as the "
-                                    "paper's Fig. 4", "path": relative(lab, path)}]}
+    return Evidence([Table(title, per_seed_table(per_seed))],
+                    [Figure("Angular distance matrices (0 = same direction, 1 = orthogonal), as the paper's Fig. 4",
+                            figures.link(path))])
 
 
-def instability_table(per_round: dict[str, dict[int, list[float]]], densities: dict[int, float]) -> dict[str, str]:
+def per_seed_table(per_seed: dict[str, np.ndarray], digits: int = 3) -> str:
+    """Mean, sd, min and max over seeds of each arm's per-seed numbers."""
+    stats = (np.nanmean, lambda v: np.nanstd(v, ddof=1), np.nanmin, np.nanmax)
+    rows = [[name, *(f"{f(v):.{digits}f}" for f in stats)] for name, v in per_seed.items()]
+    return markdown_table(["arm", "mean", "sd", "min", "max"], rows)
+
+
+def instability_table(per_round: dict[str, dict[int, np.ndarray]], densities: dict[int, float]) -> Table:
     rows = []
     for arm, by_round in per_round.items():
         for index, values in by_round.items():
             v = np.asarray(values)
             rows.append([arm, index, f"{100 * densities[index]:.1f}", f"{v.mean():.2f}", f"{v.std(ddof=1):.2f}",
                          f"{v.min():.2f}", f"{v.max():.2f}"])
-    return {"title": "Linear interpolation instability (points of test error, 30 points on the path)",
-            "markdown": markdown_table(["arm", "round", "% remaining", "mean", "sd", "min", "max"], rows)}
-
-
-def merge(*parts: dict[str, Any]) -> dict[str, Any]:
-    """Combine evidence dicts: lists are concatenated, the first text value wins."""
-    out: dict[str, Any] = {}
-    for part in parts:
-        for key, value in part.items():
-            if isinstance(value, list):
-                out.setdefault(key, []).extend(value)
-            else:
-                out.setdefault(key, value)
-    return out
-
-
-def relative(lab: Lab, path) -> str:
-    """A figure path as the report links it."""
-    return str(path.relative_to(lab.report_dir / lab.scale))
+    return Table("Linear interpolation instability (points of test error, 30 points on the path)",
+                 markdown_table(["arm", "round", "% remaining", "mean", "sd", "min", "max"], rows))

@@ -14,6 +14,7 @@ import numpy as np
 
 from .data import TensorData, load_dataset
 from .executors import Executor, InProcess
+from .figures import FigureFolder
 from .imp import Progress
 from .registry import Claim, Setup, setup_for
 from .spec import ExperimentSpec
@@ -53,12 +54,13 @@ class Lab:
         return self._data[name]
 
     def runs(self, specs: list[ExperimentSpec]) -> list[Run]:
-        return self.arms(specs)[0]
+        named = self.arms({"runs": specs})
+        return named["runs"]
 
-    def arms(self, *arms: list[ExperimentSpec]) -> list[list[Run]]:
-        """Runs for several arms at once, so that arms which train alike (IMP and its
-        reinitialization, say) are computed together as one population."""
-        specs = [s for arm in arms for s in arm]
+    def arms(self, arms: dict[str, list[ExperimentSpec]]) -> dict[str, list[Run]]:
+        """Runs for several named arms at once, so that arms which train alike (IMP, its reinitialization,
+        the second trainings of its rounds) are computed together as one population."""
+        specs = list(dict.fromkeys(s for arm in arms.values() for s in arm))
         if not self.train:
             missing = [s for s in specs if not self.store.is_complete(s)]
             if missing:
@@ -70,13 +72,15 @@ class Lab:
         data = self.data(specs[0].train.dataset)
         runs = dict(zip(specs, self.executor.runs(specs, self.store, self.device, self.data_dir, data,
                                                   progress=self.progress)))
-        return [[runs[s] for s in arm] for arm in arms]
+        return {name: [runs[s] for s in arm] for name, arm in arms.items()}
 
-    def instability(self, runs: list[Run], rounds: tuple[int, ...]) -> dict[int, np.ndarray]:
-        """LII of each run's subnetwork at each of `rounds` (points of test error): per round, per run."""
-        copies = self.arms(*[[run.spec.copy_of(r) for run in runs] for r in rounds])
+    def instability(self, runs: list[Run], copies: list[Run]) -> dict[int, np.ndarray]:
+        """LII of each run's subnetworks (points of test error), per round its second trainings repeat."""
+        by_round: dict[int, list[Run]] = {}
+        for copy in copies:
+            by_round.setdefault(copy.spec.copy_round, []).append(copy)
         data = self.data(runs[0].spec.train.dataset)
-        return {r: np.array(round_instability(runs, c, data)) for r, c in zip(rounds, copies)}
+        return {r: np.array(round_instability(runs, c, data)) for r, c in by_round.items()}
 
     def barriers(self, runs: list[Run]) -> np.ndarray:
         """Error barriers between successive rounds (points of training error): runs × round pairs."""
@@ -88,7 +92,6 @@ class Lab:
         counts = [sum(v == kind for (at, _), v in self.ledger.items() if at == scale) for kind in ("trained", "stored")]
         return f"{counts[0]} trained in this session, {counts[1]} read complete from the store"
 
-    def figure_path(self, claim: Claim, name: str) -> Path:
-        path = self.report_dir / self.scale / "figures" / f"{claim.id}-{name}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path
+    @property
+    def figures(self) -> FigureFolder:
+        return FigureFolder(self.report_dir, self.scale)

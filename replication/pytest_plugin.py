@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 
 from .registry import SCALES, Claim, setup_for
-from .report import NOT_RUN, ClaimResult, merge_results, provenance, update_readme, write_report
+from .report import NOT_RUN, ClaimResult, Evidence, merge_results, provenance, update_readme, write_report
 from .stats import ERROR, INCONCLUSIVE, REFUTED, SUPPORTED, Decision
 
 RESULT_PROPERTY = "claim_result"
@@ -178,17 +179,16 @@ def _round_printer(config: pytest.Config):
 
 
 class Conclude:
-    """conclude(claim, decision, **evidence) records the verdict on the test item and ends the test."""
+    """conclude(claim, decision, evidence, reference=...) records the verdict on the test item and ends the test."""
 
     def __init__(self, item: pytest.Item, scale: str):
         self.item, self.scale = item, scale
         self.started = time.perf_counter()
 
-    def __call__(self, claim: Claim, decision: Decision | None, **details: Any) -> None:
-        setup = setup_for(claim.id, self.scale)
-        details.setdefault("known_refuted", setup.known_refuted if setup else "")
-        details.setdefault("refuted_parts", list(setup.refuted_parts) if setup else [])
-        result = result_for(claim, self.scale, decision, time.perf_counter() - self.started, **details)
+    def __call__(self, claim: Claim, decision: Decision | None, evidence: Evidence | None = None,
+                 reference: str = "", reason: str = "") -> None:
+        evidence = (evidence or Evidence()) + Evidence(reference=reference)
+        result = result_for(claim, self.scale, decision, time.perf_counter() - self.started, evidence, reason)
         self.item.user_properties.append((RESULT_PROPERTY, json.dumps(result.to_dict())))
         outcome(result)
 
@@ -219,16 +219,14 @@ def setup(request: pytest.FixtureRequest, lab, conclude: Conclude):
     return found
 
 
-def result_for(claim: Claim, scale: str, decision: Decision | None, wall: float, **details: Any) -> ClaimResult:
-    result = ClaimResult(claim=claim.id, scale=scale, verdict=NOT_RUN, number=claim.number,
-                         statement=claim.statement, figure=claim.figure, comparison=claim.comparison,
-                         margin=claim.margin, unit=claim.unit, wall_seconds=wall, **details)
-    if decision is not None:
-        result.verdict, result.reason, result.test = decision.verdict, decision.reason, decision.test
-        result.effect, result.ci_low, result.ci_high = decision.effect, decision.ci_low, decision.ci_high
-        result.p_value, result.n_seeds, result.decision = decision.p_value, decision.n_seeds, decision.to_dict()
-        result.parts = decision.parts or [decision.to_dict()]
-    return result
+def result_for(claim: Claim, scale: str, decision: Decision | None, wall: float,
+               evidence: Evidence | None = None, reason: str = "") -> ClaimResult:
+    setup = setup_for(claim.id, scale)
+    declared = {"id": claim.id, "number": claim.number, "statement": claim.statement, "figure": claim.figure,
+                "comparison": claim.comparison, "parts": [dataclasses.asdict(p) for p in claim.parts]}
+    return ClaimResult(declared, scale, decision, wall, reason, evidence or Evidence(),
+                       known_refuted=setup.known_refuted if setup else "",
+                       refuted_parts=list(setup.refuted_parts) if setup else [])
 
 
 @pytest.hookimpl(wrapper=True)
@@ -258,7 +256,8 @@ def outcome(result: ClaimResult) -> None:
     Where the record names the parts it is about (`Setup.refuted_parts`), any
     other part that is not SUPPORTED fails too.
     """
-    message = f"{result.claim} [{result.scale}]: {result.verdict} — {result.reason}"
+    reason = result.decision.reason if result.decision is not None else result.reason
+    message = f"{result.claim['id']} [{result.scale}]: {result.verdict} — {reason}"
     lapsed = [i for i, part in enumerate(result.parts, 1)
               if result.refuted_parts and i not in result.refuted_parts and part["verdict"] != SUPPORTED]
     if result.known_refuted and lapsed:

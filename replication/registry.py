@@ -9,12 +9,35 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from .presets import preset
 from .spec import ExperimentSpec
 
 SCALES = ("smoke", "small", "paper")
+
+
+RULES = ("superiority", "equivalence", "trend")
+ACCURACY, TEST_ERROR, TRAINING_ERROR = "points of accuracy", "points of test error", "points of training error"
+ANGULAR, LOG_THRESHOLD, RANK = "angular distance", "log threshold ratio", "Spearman ρ"
+
+
+@dataclass(frozen=True)
+class Part:
+    """One comparison of a claim: its test (stats.beats / exceeds_zero for superiority, stats.equivalent for
+    equivalence, stats.trend for trend), its smallest effect of interest, and the unit of both.
+    tests/test_claim_statistics.py checks the claim module calls these in order and simulates the error rates."""
+
+    rule: str
+    margin: float
+    unit: str
+
+    def __post_init__(self) -> None:
+        if self.rule not in RULES or not self.margin > 0:
+            raise ValueError(f"a part needs a rule in {RULES} and a positive margin, got {self.rule!r}, {self.margin}")
+
+
+Arms = Callable[["Setup"], dict[str, list[ExperimentSpec]]]
 
 
 @dataclass(frozen=True)
@@ -24,22 +47,12 @@ class Claim:
     statement: str
     figure: str
     comparison: str
-    margin: float  # smallest effect of interest, in `unit`
-    unit: str
+    parts: tuple[Part, ...]
+    # The experiments the claim compares, by the name the report gives them, for a scale's setup: the claim
+    # test asks for exactly these, and `replication status` counts them.
+    arms: Arms
     core: bool = False
     needs: str = ""  # the analysis still missing where no scale is calibrated
-    second_margin: float | None = None  # for a claim's second part, in `second_unit`
-    second_unit: str = ""
-    # The test of each part, in order: "superiority" (stats.beats / exceeds_zero), "equivalence" (TOST) or
-    # "trend". Parts after the first use second_margin where one is declared, unless `margins` gives each
-    # part's margin (its first two must then be margin and second_margin). tests/test_claim_statistics.py
-    # checks the claim module calls these and simulates each claim's error rates under its null.
-    rule: tuple[str, ...] = ("superiority",)
-    margins: tuple[float, ...] = ()  # each part's margin, where the default (above) does not fit
-
-    def part_margins(self) -> tuple[float, ...]:
-        """The margin of each part of `rule`, in order."""
-        return self.margins or (self.margin, *[self.second_margin or self.margin] * (len(self.rule) - 1))
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,7 @@ class Setup:
     refuted_parts: tuple[int, ...] = ()
 
     def base(self, **train: Any) -> ExperimentSpec:
+        train = {k: v for k, v in train.items() if v is not None}  # an arm the setup leaves unset (no batch)
         spec = preset(self.preset, **{**dict(self.overrides), **train})
         return spec.with_(prune=dataclasses.replace(spec.prune, rounds=self.rounds))
 
@@ -79,24 +93,16 @@ class Setup:
         base = self.base(**train).with_(control=control, repel_lambda=repel, repel_previous_only=previous_only)
         return [base.with_(init_seed=s, noise_seed=s) for s in range(seeds or self.seeds)]
 
+    def copies(self, runs: list[ExperimentSpec]) -> list[ExperimentSpec]:
+        """The second trainings the instability measure needs: each run's rounds `instability_rounds`."""
+        return [spec.copy_of(r) for r in self.instability_rounds for spec in runs]
 
-    def all_specs(self) -> list[ExperimentSpec]:
-        """Every experiment the claim's test may ask for: IMP and reinitialization, with and without
-        its loss, per batch size it names (an upper bound, for `replication status`)."""
-        batches = list(dict.fromkeys(b for b in (self.small_batch, self.large_batch, *self.batch_sizes) if b)) or [None]
-        out = []
-        for batch in batches:
-            train = {"batch_size": batch} if batch else {}
-            for repel in dict.fromkeys((0.0, self.repel)):
-                only = self.previous_only and repel != 0.0
-                out += self.specs("imp", repel=repel, previous_only=only, **train)
-                out += self.specs("reinit", repel=repel, previous_only=only, **train)
-            if self.warmup_epochs:
-                out += self.specs("imp", warmup_epochs=self.warmup_epochs, **train)
-        if self.weight_decay:
-            train = {"batch_size": self.small_batch} if self.small_batch else {}
-            out += self.specs("imp", weight_decay=self.weight_decay, **train)
-        return out
+
+def _tickets(s: "Setup", batch: int, copies: bool = False) -> dict[str, list[ExperimentSpec]]:
+    """IMP and its reinitialization at one batch size, and the second trainings its instability needs."""
+    imp = s.specs("imp", batch_size=batch)
+    arms = {f"IMP batch {batch}": imp, f"reinit batch {batch}": s.specs("reinit", batch_size=batch)}
+    return {**arms, f"second trainings, batch {batch}": s.copies(imp)} if copies else arms
 
 
 CLAIMS: dict[str, Claim] = {c.id: c for c in [
@@ -106,70 +112,97 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           "Fig. 1 (Conv-4: Fig. 12; ResNet-50: ImageNet table)",
           "ticket advantage over reinitialization at low densities, large batch minus small batch; "
           "and LII of the small batch minus the large batch",
-          margin=1.0, unit="points of accuracy", core=True, second_margin=2.0, second_unit="points of test error",
-          rule=("superiority", "superiority")),
+          (Part("superiority", 1.0, ACCURACY), Part("superiority", 2.0, TEST_ERROR)),
+          lambda s: {**_tickets(s, s.small_batch, copies=True), **_tickets(s, s.large_batch, copies=True)},
+          core=True),
     Claim(2, "warmup-helps-semistable",
           "A 10-epoch learning-rate warm-up improves IMP near the semistable batch size and makes little "
           "difference once training is fully stable.",
           "Fig. 1", "IMP accuracy with minus without warm-up, semistable and stable batch",
-          margin=0.5, unit="points of accuracy", needs="a warm-up × batch-size sweep calibrated to a semistable regime",
-          rule=("superiority", "equivalence")),
+          (Part("superiority", 0.5, ACCURACY), Part("equivalence", 0.5, ACCURACY)),
+          lambda s: {f"IMP batch {b}{warm}": s.specs("imp", batch_size=b, warmup_epochs=epochs)
+                     for b in (s.small_batch, s.large_batch) for warm, epochs in (("", None), (", warm-up", s.warmup_epochs))},
+          needs="a warm-up × batch-size sweep calibrated to a semistable regime"),
     Claim(3, "instability-predicts-tickets",
           "The linear interpolation instability of IMP's subnetworks falls as the batch size grows, and IMP finds "
           "winning tickets only where it is low.",
           "Fig. 2", "per-seed rank correlation of LII (falling) and ticket advantage (rising) with batch size",
-          margin=0.5, unit="Spearman ρ", needs="a calibrated sweep at this scale",
-          rule=("trend", "trend")),
+          (Part("trend", 0.5, RANK), Part("trend", 0.5, RANK)),
+          lambda s: {k: v for b in s.batch_sizes for k, v in _tickets(s, b, copies=True).items()},
+          needs="a calibrated sweep at this scale"),
     Claim(4, "repellence-removes-tickets",
           "Stable IMP trained with the repellent loss (λ = 2) falls to the level of random reinitialization, "
           "while reinitialization itself is not noticeably affected by the same loss.",
           "Fig. 3 left (Conv-4: Fig. 13, LeNet: Fig. 14)",
           "equivalence of repelled IMP and reinitialization; of repelled and plain reinitialization",
-          margin=1.0, unit="points of accuracy", needs="a calibrated setup at this scale",
-          rule=("equivalence", "equivalence")),
+          (Part("equivalence", 1.0, ACCURACY), Part("equivalence", 1.0, ACCURACY)),
+          lambda s: {"IMP": s.specs("imp", batch_size=s.large_batch),
+                     f"IMP, repelled (λ={s.repel:g})": s.specs("imp", repel=s.repel, batch_size=s.large_batch),
+                     "random reinit": s.specs("reinit", batch_size=s.large_batch),
+                     f"random reinit, repelled (λ={s.repel:g})": s.specs("reinit", repel=s.repel,
+                                                                          batch_size=s.large_batch)},
+          needs="a calibrated setup at this scale"),
     Claim(5, "attraction-rescues-unstable",
           "With the attractive loss (λ = −1), small-batch IMP finds tickets, though not as good as rewinding.",
           "Fig. 3 right", "attracted IMP minus plain IMP at low densities, small batch",
-          margin=1.0, unit="points of accuracy", needs="a calibrated setup at this scale, and a rewinding arm"),
+          (Part("superiority", 1.0, ACCURACY),),
+          lambda s: {"IMP": s.specs("imp", batch_size=s.small_batch),
+                     f"IMP, attracted (λ={s.repel:g})": s.specs("imp", repel=s.repel, batch_size=s.small_batch),
+                     "random reinit": s.specs("reinit", batch_size=s.small_batch)},
+          needs="a calibrated setup at this scale, and a rewinding arm"),
     Claim(6, "repel-previous-only-biphasic",
           "Repelling only the previous optimum is not enough: IMP retrains to the optimum from two rounds back "
           "(a checkerboard in the distance matrix) and tickets still somewhat win.",
           "Fig. 17", "angular distance of round r to r−1 minus to r−2, repel-previous-only IMP",
-          margin=0.05, unit="angular distance", needs="a calibrated setup at this scale"),
+          (Part("superiority", 0.05, ANGULAR),),
+          lambda s: {f"IMP repelling the previous optimum (λ={s.repel:g})": s.specs(
+              "imp", repel=s.repel, previous_only=s.previous_only, batch_size=s.large_batch)},
+          needs="a calibrated setup at this scale"),
     Claim(7, "tickets-retrain-to-similar-regions",
           "With stable IMP the trained networks of successive rounds lie at small angular distances; with small "
           "batches, and for random reinitializations, successive solutions are nearly orthogonal.",
           "Fig. 4 (also 9–11, 18, 21)",
           "successive-round angular distance, reinitialization minus IMP; and small-batch IMP minus large-batch IMP",
-          margin=0.2, unit="angular distance", core=True, second_margin=0.05, second_unit="angular distance",
-          rule=("superiority", "superiority")),
+          (Part("superiority", 0.2, ANGULAR), Part("superiority", 0.05, ANGULAR)),
+          lambda s: {f"IMP batch {s.large_batch}": s.specs("imp", batch_size=s.large_batch),
+                     f"reinit batch {s.large_batch}": s.specs("reinit", batch_size=s.large_batch),
+                     f"IMP batch {s.small_batch}": s.specs("imp", batch_size=s.small_batch)},
+          core=True),
     Claim(8, "weights-grow-away-from-zero",
           "Under stable IMP the surviving weights become bimodal and the pruning threshold rises above that of "
           "random reinitialization; in the semistable setting it rises and later collapses.",
           "Fig. 5, 6", "log ratio of the pruning threshold, IMP over reinitialization, at late rounds; "
           "bimodality coefficient of the surviving weights, IMP minus reinitialization; the log ratio of IMP's "
           "peak threshold to its last round's, semistable batch minus stable batch",
-          margin=0.1, unit="log threshold ratio", second_margin=0.05, second_unit="bimodality coefficient",
-          rule=("superiority", "superiority", "superiority"), margins=(0.1, 0.05, 0.1)),
+          (Part("superiority", 0.1, LOG_THRESHOLD), Part("superiority", 0.05, "bimodality coefficient"),
+           Part("superiority", 0.1, LOG_THRESHOLD)),
+          lambda s: {"IMP": s.specs("imp", batch_size=s.large_batch),
+                     "random reinit": s.specs("reinit", batch_size=s.large_batch),
+                     f"IMP, semistable batch {s.small_batch}": s.specs("imp", batch_size=s.small_batch)}),
     Claim(9, "weight-decay-hurts-semistable",
           "Without weight decay (semistable batch, no warm-up) the pruning threshold grows faster and collapses "
           "later, giving a longer high-accuracy plateau.",
           "Fig. 7", "accuracy at low densities, and the pruning threshold, without over with weight decay",
-          margin=0.5, unit="points of accuracy", second_margin=0.1, second_unit="log threshold ratio",
-          needs="a semistable setting with weight decay on and off",
-          rule=("superiority", "superiority")),
+          (Part("superiority", 0.5, ACCURACY), Part("superiority", 0.1, LOG_THRESHOLD)),
+          lambda s: {"IMP, no weight decay": s.specs("imp", batch_size=s.small_batch),
+                     f"IMP, weight decay {s.weight_decay:g}": s.specs("imp", batch_size=s.small_batch,
+                                                                     weight_decay=s.weight_decay)},
+          needs="a semistable setting with weight decay on and off"),
     Claim(10, "same-basin-only-at-medium-density",
           "Between successive stable rounds the error barrier is near zero at medium densities but not at very "
           "high or very low densities; the angular distances stay far below those of reinitializations.",
           "Fig. 8 (also 20, 23)", "error barrier between successive rounds, extremes minus medium densities",
-          margin=2.0, unit="points of training error",
+          (Part("superiority", 2.0, TRAINING_ERROR),),
+          lambda s: {"IMP": s.specs("imp", batch_size=s.large_batch)},
           needs="very low densities (more rounds) for the low-density end of the comparison"),
     Claim(11, "random-reinit-fails",
           "On a setup that is stable from initialization (LeNet), the ticket keeps its accuracy to far lower "
           "densities than the same mask with a fresh random initialization.",
           "Frankle & Carbin 2019; the reinit control of Fig. 1",
           "test accuracy at low densities, ticket minus random reinitialization (same mask), paired by seed",
-          margin=1.0, unit="points of accuracy", core=True),
+          (Part("superiority", 1.0, ACCURACY),),
+          lambda s: {"IMP ticket": s.specs("imp"), "random reinit": s.specs("reinit")},
+          core=True),
 ]}
 
 

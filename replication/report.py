@@ -1,9 +1,7 @@
 """The replication report: REPORT.md, figures, and results.json for one scale.
 
 Claim tests produce `ClaimResult`s; the report is rendered from them alone, so
-it can be rewritten at any time from results.json. Figures follow the paper's
-style: accuracy against % of weights remaining on a log axis with min–max bands
-(Fig. 1), and angular-distance matrices side by side (Fig. 4).
+it can be rewritten at any time from results.json. figures.py draws the figures.
 """
 
 from __future__ import annotations
@@ -18,43 +16,70 @@ from typing import Any
 
 import numpy as np
 
-from .store import atomic_write_bytes, atomic_write_json
+from .atomic import atomic_write_bytes, atomic_write_json
+from .stats import Decision
 
 NOT_RUN = "NOT RUN"
-RESULT_KEYS = ("claim", "scale", "verdict", "effect", "ci_low", "ci_high", "p_value", "n_seeds", "wall_seconds")
+RESULT_KEYS = ("claim", "scale", "verdict", "reason", "decision", "wall_seconds")
+
+
+@dataclass
+class Table:
+    title: str
+    markdown: str
+
+
+@dataclass
+class Figure:
+    caption: str
+    path: str  # relative to the report (FigureFolder.link)
+
+
+@dataclass
+class Evidence:
+    """What a claim shows beside its verdict. `a + b` keeps both's tables and figures, and a's texts where set."""
+
+    tables: list[Table] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    configuration: str = ""
+    differs: str = ""
+    reference: str = ""  # the paper's values, where PAPER.md has them
+
+    def __add__(self, other: "Evidence") -> "Evidence":
+        return Evidence(self.tables + other.tables, self.figures + other.figures,
+                        self.configuration or other.configuration, self.differs or other.differs,
+                        self.reference or other.reference)
 
 
 @dataclass
 class ClaimResult:
-    claim: str
+    """One claim's outcome at one scale: the claim as declared, its Decision (None: not run) and evidence."""
+
+    claim: dict[str, Any]  # id, number, statement, figure, comparison, parts (rule, margin, unit)
     scale: str
-    verdict: str
-    number: int
-    statement: str
-    figure: str
-    comparison: str
-    margin: float | None
-    unit: str
-    effect: float | None = None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    p_value: float | None = None
-    n_seeds: int = 0
+    decision: Decision | None
     wall_seconds: float = 0.0
-    reason: str = ""
-    test: str = ""
-    configuration: str = ""
-    differs: str = ""
-    decision: dict[str, Any] = field(default_factory=dict)
-    parts: list[dict[str, Any]] = field(default_factory=list)
-    tables: list[dict[str, str]] = field(default_factory=list)  # {"title", "markdown"}
-    figures: list[dict[str, str]] = field(default_factory=list)  # {"caption", "path"} relative to the report
-    reference: str = ""  # the paper's values, where PAPER.md has them
+    reason: str = ""  # why it was not run (a decision carries its own reason)
+    evidence: Evidence = field(default_factory=Evidence)
     known_refuted: str = ""  # why this claim is known not to replicate at this scale (Setup.known_refuted)
     refuted_parts: list[int] = field(default_factory=list)  # the parts known_refuted is about (Setup.refuted_parts)
 
+    @property
+    def verdict(self) -> str:
+        return self.decision.verdict if self.decision is not None else NOT_RUN
+
+    @property
+    def parts(self) -> list[dict[str, Any]]:
+        """Each part's decision, as a dict (a claim of one part: its decision)."""
+        return [] if self.decision is None else self.decision.parts or [self.decision.to_dict()]
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The results.json record: the claim's fields at the top, the decision once, beneath."""
+        return {**self.claim, "claim": self.claim["id"], "scale": self.scale, "verdict": self.verdict,
+                "reason": self.decision.reason if self.decision else self.reason,
+                "decision": self.decision.to_dict() if self.decision else None,
+                "wall_seconds": self.wall_seconds, **asdict(self.evidence),
+                "known_refuted": self.known_refuted, "refuted_parts": self.refuted_parts}
 
 
 # -- tables --------------------------------------------------------------------------
@@ -82,84 +107,6 @@ def by_density_table(arms: dict[str, np.ndarray], densities: np.ndarray, unit: s
             row.append("n/a" if len(col) == 0 else f"{col.mean():.{digits}f} ± {sd:.{digits}f}")
         rows.append(row)
     return markdown_table(header, rows)
-
-
-# -- figures -------------------------------------------------------------------------
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def plot_by_density(arms: dict[str, np.ndarray], densities: np.ndarray, path: Path, ylabel: str,
-                    title: str = "") -> None:
-    """Mean over seeds against % weights remaining (log axis, high density on the left), min–max band."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    x = 100 * np.asarray(densities)
-    for name, values in arms.items():
-        with np.errstate(all="ignore"):
-            mean = np.nanmean(values, 0)
-            ax.plot(x, mean, marker="o", ms=3, label=name)
-            ax.fill_between(x, np.nanmin(values, 0), np.nanmax(values, 0), alpha=0.2)
-    ax.set_xscale("log")
-    ax.invert_xaxis()
-    from matplotlib.ticker import FixedLocator, NullFormatter
-
-    ticks = [t for t in (100, 51.2, 26.2, 13.4, 6.87, 3.52, 1.8, 0.92, 0.47) if x.min() * 0.95 <= t <= x.max() * 1.05]
-    ax.xaxis.set_major_locator(FixedLocator(ticks))
-    ax.xaxis.set_major_formatter(lambda v, _: f"{v:g}")
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("% of weights remaining")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
-    _save(fig, path)
-
-
-def plot_matrices(matrices: dict[str, np.ndarray], path: Path, title: str = "") -> None:
-    """Distance matrices side by side (rows/columns: rounds, last one the initialization)."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(matrices), figsize=(4.2 * len(matrices), 3.8), squeeze=False)
-    for ax, (name, m) in zip(axes[0], matrices.items()):
-        image = ax.imshow(m, vmin=0, vmax=1, cmap="viridis")
-        n = len(m)
-        labels = [str(i) for i in range(n - 1)] + ["init"]
-        step = max(1, n // 8)
-        ax.set_xticks(range(0, n, step), labels[::step], fontsize=7)
-        ax.set_yticks(range(0, n, step), labels[::step], fontsize=7)
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("round")
-    fig.colorbar(image, ax=axes[0].tolist(), shrink=0.8, label="angular distance")
-    fig.suptitle(title, fontsize=10)
-    _save(fig, path)
-
-
-def plot_histograms(samples: dict[str, np.ndarray], path: Path, title: str = "") -> None:
-    """Distributions of surviving weights, one panel per arm (paper Fig. 5)."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(samples), figsize=(4.2 * len(samples), 3.2), squeeze=False)
-    for ax, (name, values) in zip(axes[0], samples.items()):
-        ax.hist(values, bins=80, color="tab:blue", alpha=0.8)
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("weight value")
-    axes[0][0].set_ylabel("surviving weights")
-    fig.suptitle(title, fontsize=10)
-    _save(fig, path)
-
-
-def _save(fig, path: Path) -> None:
-    import io
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    _pyplot().close(fig)
-    atomic_write_bytes(Path(path), buffer.getvalue())
 
 
 # -- the document ----------------------------------------------------------------------
@@ -193,12 +140,13 @@ def _fmt(v: Any, digits: int = 3) -> str:
 def summary_table(results: list[dict[str, Any]]) -> str:
     rows = []
     for r in sorted(results, key=lambda r: r["number"]):
-        interval = "–" if r.get("ci_low") is None else f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
-        level = (r.get("decision") or {}).get("confidence", 0.95)
-        if r.get("ci_low") is not None and level != 0.95:  # the parts of a claim of more than two
+        d = r.get("decision") or {}
+        interval = "–" if d.get("ci_low") is None else f"[{_fmt(d['ci_low'])}, {_fmt(d['ci_high'])}]"
+        level = d.get("confidence", 0.95)
+        if d.get("ci_low") is not None and level != 0.95:  # the parts of a claim of more than two
             interval += f" ({100 * level:.3g}%)"
         rows.append([r["number"], f"`{r['claim']}`", r["statement"], f"**{r['verdict']}**",
-                     f"{_fmt(r.get('effect'))} {interval}", _fmt(r.get("p_value")), r.get("n_seeds") or "–",
+                     f"{_fmt(d.get('effect'))} {interval}", _fmt(d.get("p_value")), d.get("n_seeds") or "–",
                      f"{r.get('wall_seconds', 0):.0f}"])
     return markdown_table(["#", "claim", "statement", "verdict", "effect [95% CI]", "p", "seeds", "wall s"], rows)
 
@@ -228,7 +176,8 @@ def _section(r: dict[str, Any]) -> list[str]:
            f"**The paper:** {r['statement']} ({r['figure']})", ""]
     if r["verdict"] == NOT_RUN:
         return out + [f"Not run at this scale: {r['reason']}", ""]
-    out += [f"**Comparison:** {r['comparison']}. Smallest effect of interest: {_fmt(r['margin'])} {r['unit']}.", ""]
+    margins = "; ".join(f"{_fmt(p['margin'])} {p['unit']}" for p in r["parts"])
+    out += [f"**Comparison:** {r['comparison']}. Smallest effect of interest: {margins}.", ""]
     if r.get("configuration"):
         out += [f"**Configuration:** {r['configuration']}", ""]
     if r.get("differs"):
@@ -239,7 +188,8 @@ def _section(r: dict[str, Any]) -> list[str]:
         out += [f"![{fig['caption']}]({fig['path']})", "", f"*{fig['caption']}*", ""]
     if r.get("reference"):
         out += [f"**Paper's reference values:** {r['reference']}", ""]
-    parts = r.get("parts") or [r.get("decision", {})]
+    decision = r.get("decision") or {}
+    parts = decision.get("parts") or [decision]
     out += ["**Test:**", ""]
     for p in parts:
         if not p:

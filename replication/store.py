@@ -30,6 +30,7 @@ from typing import Any, Iterator
 
 import torch
 
+from .atomic import atomic_write_bytes, atomic_write_json
 from .spec import ExperimentSpec
 
 MARKER = "COMPLETE.json"
@@ -38,25 +39,6 @@ ROUND_FILES = ("mask.pt", "start.pt", "trained.pt", "metrics.json")
 
 class StoreError(RuntimeError):
     """The store cannot be used; the message says how to fix it."""
-
-
-def atomic_write_bytes(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
 
 
 def tensor_bytes(tensors: dict[str, torch.Tensor]) -> bytes:
@@ -179,6 +161,14 @@ class RunStore:
     def load_extra(self, spec: ExperimentSpec, name: str) -> dict[str, torch.Tensor] | None:
         path = self.path(spec) / name
         return torch.load(path, weights_only=True) if path.is_file() else None
+
+    def round_seconds(self, spec: ExperimentSpec) -> list[float]:
+        """The training time of each round written so far (from metrics alone, no tensors read)."""
+        out = []
+        for metrics in sorted(self.path(spec).glob("round_*/metrics.json")):
+            with contextlib.suppress(OSError, ValueError):
+                out.append(float(json.loads(metrics.read_text()).get("seconds", 0.0)))
+        return out
 
     def load_round(self, spec: ExperimentSpec, index: int) -> RoundRecord | None:
         return _read_round(self.path(spec) / f"round_{index:03d}", index)

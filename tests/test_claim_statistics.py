@@ -1,4 +1,4 @@
-"""Each claim's own decision rule, simulated: its parts (Claim.rule), its margins and its seed count at every
+"""Each claim's own decision rule, simulated: its parts (Claim.parts: rule and margin) and its seed count at every
 scale it runs at. Under the claim's null it says SUPPORTED at most at rate α, and when the claimed effect is
 real (exactly at the margin) it says REFUTED at most at rate α, within simulation error.
 
@@ -26,6 +26,14 @@ REPS = 1000
 LIMIT = ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / REPS)
 CALLS = {"beats": "superiority", "exceeds_zero": "superiority", "equivalent": "equivalence", "trend": "trend"}
 CASES = [(claim_id, scale) for scale, setups in SETUPS.items() for claim_id in setups]
+
+
+def _rules(claim) -> tuple[str, ...]:
+    return tuple(p.rule for p in claim.parts)
+
+
+def _margins(claim) -> tuple[float, ...]:
+    return tuple(p.margin for p in claim.parts)
 
 
 def _levels(claim_id: str, scale: str) -> int:
@@ -89,24 +97,24 @@ def informational_fields_off(monkeypatch):
 def test_claim_module_calls_its_declared_rule(claim_id):
     source = (Path(__file__).parents[1] / "claims" / f"test_{claim_id.replace('-', '_')}.py").read_text()
     calls = re.findall(r"stats\.(beats|exceeds_zero|equivalent|trend)\(", source)
-    assert tuple(CALLS[c] for c in calls) == CLAIMS[claim_id].rule
+    assert tuple(CALLS[c] for c in calls) == _rules(CLAIMS[claim_id])
     if len(calls) > 2:  # then every part refutes with the wider interval the simulation below assumes
-        assert "stats.refuting_confidence(len(CLAIM.rule))" in source
+        assert "stats.refuting_confidence(len(CLAIM.parts))" in source
         assert source.count("confidence=level") == len(calls)
 
 
 @pytest.mark.parametrize("claim_id, scale", CASES, ids=[f"{c}-{s}" for c, s in CASES])
 def test_supported_at_most_alpha_under_the_claims_null(claim_id, scale):
     claim, n = CLAIMS[claim_id], SETUPS[scale][claim_id].seeds
-    for i in range(len(claim.rule)):
-        states = tuple("null" if j == i else "clear" for j in range(len(claim.rule)))
-        rate = _rate(claim.rule, claim.part_margins(), n, _levels(claim_id, scale), states, SUPPORTED)
+    for i in range(len(claim.parts)):
+        states = tuple("null" if j == i else "clear" for j in range(len(claim.parts)))
+        rate = _rate(_rules(claim), _margins(claim), n, _levels(claim_id, scale), states, SUPPORTED)
         assert rate <= LIMIT, f"part {i + 1} at its null, n={n}: SUPPORTED in {rate:.1%} of {REPS}"
 
 
 @pytest.mark.parametrize("claim_id, scale", CASES, ids=[f"{c}-{s}" for c, s in CASES])
 def test_refuted_at_most_alpha_when_the_effect_is_real(claim_id, scale):
     claim, n = CLAIMS[claim_id], SETUPS[scale][claim_id].seeds
-    states = ("margin",) * len(claim.rule)
-    rate = _rate(claim.rule, claim.part_margins(), n, _levels(claim_id, scale), states, REFUTED)
+    states = ("margin",) * len(claim.parts)
+    rate = _rate(_rules(claim), _margins(claim), n, _levels(claim_id, scale), states, REFUTED)
     assert rate <= LIMIT, f"every part exactly at its claimed effect, n={n}: REFUTED in {rate:.1%} of {REPS}"

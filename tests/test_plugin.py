@@ -240,11 +240,12 @@ def test_report_and_results_written_and_merged(pytester, run):
     assert isinstance(data, list) and len(data) == 1
     for key in RESULT_KEYS:
         assert key in data[0], key
-    assert set(RESULT_KEYS) >= {"claim", "scale", "verdict", "effect", "ci_low", "ci_high", "p_value", "n_seeds",
-                                "wall_seconds"}
     r = data[0]
     assert (r["claim"], r["scale"], r["verdict"]) == ("random-reinit-fails", "smoke", "SUPPORTED")
-    assert (r["effect"], r["ci_low"], r["ci_high"], r["p_value"], r["n_seeds"]) == (2.5, 1.5, 3.5, 0.004, 8)
+    d = r["decision"]  # the decision's numbers, once: not copied beside it
+    assert (d["effect"], d["ci_low"], d["ci_high"], d["p_value"], d["n_seeds"]) == (2.5, 1.5, 3.5, 0.004, 8)
+    assert not {"effect", "ci_low", "p_value"} & set(r) and d["parts"] == []
+    assert r["parts"] == [{"rule": "superiority", "margin": 1.0, "unit": "points of accuracy"}]
     assert r["wall_seconds"] >= 0
     row = _summary_row((folder / "REPORT.md").read_text(), "random-reinit-fails")
     assert "**SUPPORTED**" in row

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from replication.presets import TABLE_1, preset
-from replication.registry import CLAIMS, SCALES, SETUPS, setup_for
+from replication.registry import CLAIMS, SCALES, SETUPS, Part, setup_for
 
 PAPER_IDS = ["stable-training-finds-tickets", "warmup-helps-semistable", "instability-predicts-tickets",
              "repellence-removes-tickets", "attraction-rescues-unstable", "repel-previous-only-biphasic",
@@ -35,7 +35,7 @@ def test_paper_scale_is_the_papers_experiment(claim_id):
     batches = {b for b in (setup.small_batch, setup.large_batch, *setup.batch_sizes) if b}
     assert batches <= FIG_1_BATCHES
     table = TABLE_1[setup.preset]
-    for spec in setup.all_specs():  # every arm is Table 1's row, but for what the claim itself varies
+    for spec in specs_of(claim_id, setup):  # every arm is Table 1's row, but for what the claim itself varies
         varied = {"batch_size", "warmup_epochs"} | ({"weight_decay"} if setup.weight_decay else set())
         same = {f: getattr(spec.train, f) for f in spec.train.__dataclass_fields__ if f not in varied}
         assert same == {f: getattr(table.train, f) for f in same}, claim_id
@@ -65,11 +65,17 @@ def test_weight_decay_claim_compares_table_1_decay_against_none():
     assert plain.train.warmup_epochs == 0  # "batch 512, no warm-up"
 
 
+def specs_of(claim_id, setup):
+    return [s for arm in CLAIMS[claim_id].arms(setup).values() for s in arm]
+
+
 @pytest.mark.parametrize("scale", SCALES)
-def test_all_specs_lists_every_arm_a_test_asks_for(scale):
+def test_a_claims_arms_hold_every_experiment_it_varies(scale):
     for claim_id, setup in SETUPS[scale].items():
-        specs = setup.all_specs()
+        specs = specs_of(claim_id, setup)
         assert len(specs) == len(set(specs)), claim_id
+        if setup.instability_rounds:
+            assert {s.copy_round for s in specs if s.copy_round is not None} == set(setup.instability_rounds)
         if setup.warmup_epochs:
             assert any(s.train.warmup_epochs == setup.warmup_epochs for s in specs)
         if setup.weight_decay:
@@ -100,10 +106,10 @@ def test_small_scale_is_one_fashion_mnist_sweep_with_the_papers_roles():
     assert small["random-reinit-fails"].preset == "lenet-fashion-mnist"
 
 
-def test_every_part_of_a_claims_rule_has_a_margin():
+def test_every_part_of_a_claim_has_a_rule_a_positive_margin_and_a_unit():
     for claim in CLAIMS.values():
-        assert len(claim.part_margins()) == len(claim.rule), claim.id
-        assert all(m > 0 for m in claim.part_margins()), claim.id
-        assert claim.part_margins()[0] == claim.margin, claim.id
-        if claim.second_margin is not None:
-            assert claim.part_margins()[1] == claim.second_margin, claim.id
+        assert claim.parts and all(p.margin > 0 and p.unit for p in claim.parts), claim.id
+    with pytest.raises(ValueError, match="positive margin"):
+        Part("superiority", 0.0, "points")
+    with pytest.raises(ValueError, match="rule"):
+        Part("bigger", 1.0, "points")
