@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from .data import DataError, load_dataset
-from .executors import EXECUTORS, ExecutorError, make_executor
-from .registry import SCALES
+from .executors import ExecutorError
+from .options import OptionError, SessionOptions, add_flags
 from .spec import CONTROLS, SpecError, TrainSpec
 from .store import RunStore, StoreError
 
-USAGE_ERRORS = (SpecError, DataError, StoreError, ExecutorError)
-DEFAULT_STORE = os.environ.get("REPLICATION_STORE", "runs")
+USAGE_ERRORS = (SpecError, DataError, StoreError, ExecutorError, OptionError)
+COMMON = ("store", "device", "data_dir")  # every command that touches runs
+EXECUTION = ("executor", "ray_address", "cpus_per_task", "gpus_per_task")  # every command that computes them
 
 
 class UsageError(Exception):
@@ -72,20 +73,6 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--store", default=DEFAULT_STORE, help="run store folder (default: ./runs or $REPLICATION_STORE)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    p.add_argument("--data-dir", default=os.environ.get("REPLICATION_DATA"), help="where datasets live")
-
-
-def _add_executor(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--executor", default="inprocess", choices=EXECUTORS,
-                   help="inprocess (default) or ray: one Ray task per seed and arm family")
-    p.add_argument("--ray-address", help="join this Ray cluster (default: start a local one)")
-    p.add_argument("--cpus-per-task", type=float, default=1.0, help="CPUs each Ray task asks for (default 1)")
-    p.add_argument("--gpus-per-task", type=float, help="GPUs each Ray task asks for (default: 1 with cuda, else 0)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="replication", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -104,8 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--prune-fraction", type=float, help="share of the surviving weights pruned per round")
     imp.add_argument("--set", type=parse_setting, action="append", default=[], metavar="KEY=VALUE",
                      help="replace any training setting of the preset, e.g. --set momentum=0.8 (repeatable)")
-    _add_common(imp)
-    _add_executor(imp)
+    add_flags(imp.add_argument, COMMON + EXECUTION)
     sub.add_parser("presets", help="list the named settings", epilog="example: replication presets")
     sub.add_parser("claims", help="list the paper's claims with their figures and the scales they run at",
                    epilog="example: replication claims")
@@ -114,40 +100,32 @@ def build_parser() -> argparse.ArgumentParser:
                                 "          replication run all --scale paper --device cuda --executor ray",
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("claim", nargs="+", help="claim ids (see `replication claims`), or 'all'")
-    run.add_argument("--scale", default="smoke", choices=SCALES)
-    run.add_argument("--seeds", type=int, help="override every claim's number of seeds")
-    _add_common(run)
-    _add_executor(run)
+    add_flags(run.add_argument, ("scale", "seeds", "report_dir") + COMMON + EXECUTION)
     status = sub.add_parser("status", help="what is stored, finished, partial or missing for a scale",
                             epilog="example: replication status --scale smoke --store runs")
-    status.add_argument("--scale", default="smoke", choices=SCALES)
-    _add_common(status)
+    add_flags(status.add_argument, ("scale",) + COMMON)
     report = sub.add_parser("report", help="rebuild the report from the run store, without training",
                             epilog="example: replication report --scale smoke --store runs")
-    report.add_argument("--scale", default="smoke", choices=SCALES)
-    _add_common(report)
+    add_flags(report.add_argument, ("scale", "report_dir") + COMMON)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        check_data_dir(getattr(args, "data_dir", None))
-        if hasattr(args, "device"):
-            check_device(args.device)
-        if hasattr(args, "executor"):  # `run` only checks here; its pytest session connects
-            args.executor_object = make_executor(args.executor, args.ray_address, args.device, args.cpus_per_task,
-                                                 args.gpus_per_task, connect=args.command == "imp")
+        options = SessionOptions.read({**vars(args), "no_train": args.command == "report"})
+        if args.command in ("imp", "run", "status", "report"):
+            options.check(store=args.command != "status")
         if args.command == "presets":
             return _presets()
         if args.command == "imp":
-            return _imp(args)
+            return _imp(args, options)
         if args.command == "claims":
             return _claims()
         if args.command == "status":
-            return _status(args)
+            return _status(options)
         if args.command in ("run", "report"):
-            return _pytest_claims(args)
+            return _pytest_claims(args, options)
     except USAGE_ERRORS + (UsageError,) as err:
         print(f"replication: error: {err}", file=sys.stderr)
         return 2
@@ -166,7 +144,7 @@ def _presets() -> int:
 
 
 def _claims() -> int:
-    from .registry import CLAIMS, SETUPS
+    from .registry import CLAIMS, SCALES, SETUPS
 
     for claim in CLAIMS.values():
         scales = [s for s in SCALES if claim.id in SETUPS[s]] or ["none yet"]
@@ -176,16 +154,16 @@ def _claims() -> int:
     return 0
 
 
-def _status(args: argparse.Namespace) -> int:
+def _status(options: SessionOptions) -> int:
     """Per claim: finished runs, rounds done, and the remaining cost estimated from stored round times."""
     from .imp import n_rounds
     from .registry import CLAIMS, SETUPS
 
-    store = RunStore(args.store)
+    store, scale = RunStore(options.store), options.scale or "smoke"
     if store.root.exists() and not os.access(store.root, os.R_OK):
         raise StoreError(f"run store {store.root} is not readable; pass --store DIR")
-    print(f"store {store.root}, scale {args.scale} (runs: every arm of the claim, second trainings included)")
-    for claim_id, setup in SETUPS[args.scale].items():
+    print(f"store {store.root}, scale {scale} (runs: every arm of the claim, second trainings included)")
+    for claim_id, setup in SETUPS[scale].items():
         specs = list(dict.fromkeys(s for arm in CLAIMS[claim_id].arms(setup).values() for s in arm))
         done_rounds, finished, running, seconds = 0, 0, 0, []
         for spec in specs:
@@ -205,8 +183,8 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pytest_claims(args: argparse.Namespace) -> int:
-    """`run` and `report` drive the same pytest session that `pytest claims` runs."""
+def _pytest_claims(args: argparse.Namespace, options: SessionOptions) -> int:
+    """`run` and `report` drive the same pytest session that `pytest claims` runs, with the same options."""
     import pytest
 
     from .registry import CLAIMS
@@ -214,54 +192,26 @@ def _pytest_claims(args: argparse.Namespace) -> int:
     claims_dir = Path(__file__).resolve().parents[1] / "claims"
     if not claims_dir.is_dir():
         raise UsageError(f"claim tests not found at {claims_dir}; run from a checkout of the project")
-    check_device(args.device)
-    if args.scale == "paper" and args.command == "run" and not args.device.startswith("cuda"):
+    if options.scale == "paper" and args.command == "run" and not options.device.startswith("cuda"):
         raise UsageError("the paper scale runs on the GPU: pass --device cuda "
                          "(a CPU dry run is `pytest claims --scale paper --allow-cpu`)")
-    argv = [str(claims_dir), "--scale", args.scale, "--store", args.store, "--device", args.device,
-            "--report-dir", str(Path.cwd() / "reports"), "-p", "no:cacheprovider", "-q"]
-    if args.data_dir:
-        argv += ["--data-dir", args.data_dir]
-    if args.command == "report":
-        argv.append("--no-train")
-    else:
-        if args.seeds is not None:
-            argv += ["--seeds", str(args.seeds)]
-        argv += ["--executor", args.executor, "--cpus-per-task", str(args.cpus_per_task)]
-        argv += ["--ray-address", args.ray_address] if args.ray_address else []
-        argv += ["--gpus-per-task", str(args.gpus_per_task)] if args.gpus_per_task is not None else []
-        if args.claim != ["all"]:
-            unknown = [c for c in args.claim if c not in CLAIMS]
-            if unknown:
-                raise UsageError(f"unknown claim {unknown[0]!r}; see `replication claims` for the ids")
-            argv += ["-k", " or ".join(c.replace("-", "_") for c in args.claim)]
+    if args.command == "run" and args.claim != ["all"]:
+        unknown = [c for c in args.claim if c not in CLAIMS]
+        if unknown:
+            raise UsageError(f"unknown claim {unknown[0]!r}; see `replication claims` for the ids")
+    selected = dataclasses.replace(options, scale=options.scale or "smoke")
+    argv = [str(claims_dir), *selected.pytest_args(), "-p", "no:cacheprovider", "-q"]
+    if args.command == "run" and args.claim != ["all"]:
+        argv += ["-k", " or ".join(c.replace("-", "_") for c in args.claim)]
     code = int(pytest.main(argv))
     return 0 if code == 5 else code  # 5: nothing selected is not a failure of the harness
 
 
-def check_data_dir(folder: str | None) -> None:
-    if folder and not Path(folder).expanduser().is_dir():
-        raise UsageError(f"data folder {folder} does not exist; pass --data-dir (or set $REPLICATION_DATA) "
-                         f"to the folder that holds the datasets")
-
-
-def check_device(device: str) -> str:
-    import torch
-
-    try:
-        kind = torch.device(device).type
-    except RuntimeError:
-        kind = None
-    if kind not in ("cpu", "cuda"):
-        raise UsageError(f"unknown device {device!r}; use cpu or cuda")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UsageError("--device cuda asked for, but no CUDA GPU is available; use --device cpu")
-    return device
-
-
-def _imp(args: argparse.Namespace) -> int:
-    from .presets import preset
+def _imp(args: argparse.Namespace, options: SessionOptions) -> int:
     from .accuracy import accuracy_by_density
+    from .imp import check_fits
+    from .presets import preset
+    from .progress import RoundPrinter
 
     overrides = {k: v for k, v in {"batch_size": args.batch_size, "lr": args.lr, "epochs": args.epochs,
                                    "warmup_epochs": args.warmup_epochs}.items() if v is not None}
@@ -269,18 +219,16 @@ def _imp(args: argparse.Namespace) -> int:
     prune = {k: v for k, v in {"rounds": args.rounds, "fraction": args.prune_fraction}.items() if v is not None}
     if prune:
         base = base.with_(prune=dataclasses.replace(base.prune, **prune))
-    device = check_device(args.device)
-    data = load_dataset(base.train.dataset, args.data_dir).to(device)
+    data = load_dataset(base.train.dataset, options.data_dir).to(options.device)
     arms = ["imp"] + ([args.control] if args.control else [])
     specs = {arm: [base.with_(control=arm, init_seed=s, noise_seed=s) for s in args.seed] for arm in arms}
-    store = RunStore(args.store)
-    from .imp import check_fits
-
+    store = RunStore(options.store)
     check_fits(base, data)
     store.check_writable()
-    progress = _progress_printer(sum(len(v) for v in specs.values()) * (base.prune.rounds + 1))
+    executor = options.make_executor(connect=True)
+    progress = RoundPrinter(total=sum(len(v) for v in specs.values()) * (base.prune.rounds + 1))
     flat = [s for ss in specs.values() for s in ss]  # all seeds and arms at once: they train stacked
-    computed = dict(zip(flat, args.executor_object.runs(flat, store, device, args.data_dir, data, progress=progress)))
+    computed = dict(zip(flat, executor.runs(flat, store, options.device, options.data_dir, data, progress=progress)))
     runs = {arm: [computed[s] for s in ss] for arm, ss in specs.items()}
     progress.close()
     print(accuracy_by_density(runs))
@@ -290,30 +238,6 @@ def _imp(args: argparse.Namespace) -> int:
                 print(f"run folder ({arm}, seed {run.spec.init_seed}): {run.path}")
     print(Path(runs[arms[-1]][-1].path))
     return 0
-
-
-class _progress_printer:
-    """A tqdm bar on a terminal; one line per round otherwise."""
-
-    def __init__(self, total: int):
-        from tqdm import tqdm
-
-        self.tty = sys.stderr.isatty()
-        self.bar = tqdm(total=total, unit="round", file=sys.stderr) if self.tty else None
-
-    def __call__(self, spec, index, n, metrics) -> None:
-        acc = metrics["test_acc"]
-        text = f"{spec.control} seed {spec.init_seed} round {index}/{n - 1} density {metrics['density']:.4f} " \
-               f"test acc {acc if acc is None else f'{acc:.4f}'}"
-        if self.bar is not None:
-            self.bar.set_description(text, refresh=False)
-            self.bar.update(1)
-        else:
-            print(text, file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def entry() -> None:

@@ -23,10 +23,10 @@ from typing import Protocol
 
 from .data import DataError, TensorData
 from .imp import Progress, n_rounds, run_experiments
+from .options import EXECUTORS
 from .spec import ExperimentSpec, SpecError
 from .store import Run, RunStore, StoreError
 
-EXECUTORS = ("inprocess", "ray")
 RAY_INSTALL = "pip install -e '.[ray]'"
 
 

@@ -1,12 +1,14 @@
 """The lab: what a claim test asks for runs through.
 
-It holds the scale, the run store, the device and the loaded datasets, and hands
-out runs by spec: computed once, stored by hash, reused by every claim that asks
-for the same experiment (claims 1, 3, 7, 8 and 10 share one sweep).
+A `Session` holds what a pytest session shares (the run store, the executor, the
+loaded datasets); a `Lab` is that session at one scale. It hands out runs by spec:
+computed once, stored by hash, reused by every claim that asks for the same
+experiment (claims 1, 3, 7, 8 and 10 share one sweep).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,8 +29,10 @@ class MissingRuns(RuntimeError):
 
 
 @dataclass
-class Lab:
-    scale: str
+class Session:
+    """What every claim of a pytest session shares, whatever its scale: the store, where runs are computed,
+    the loaded datasets, and the ledger of runs asked for."""
+
     store: RunStore
     device: str = "cpu"
     data_dir: str | None = None
@@ -37,41 +41,61 @@ class Lab:
     report_dir: Path = Path("reports")
     progress: Progress | None = None
     executor: Executor = field(default_factory=InProcess)  # or RayExecutor: where the runs are computed
-    _data: dict[str, TensorData] = field(default_factory=dict)
+    datasets: dict[str, TensorData] = field(default_factory=dict)
     # each run asked for, by hash: "trained" here (or resumed), or "stored" (already complete); the
     # report states both counts, so that a wall time from a warm store is not read as training time
     ledger: dict[tuple[str, str], str] = field(default_factory=dict)  # (scale, hash) -> kind
 
+    def lab(self, scale: str) -> "Lab":
+        return Lab(scale, self)
+
+    def provenance(self, scale: str) -> str:
+        """How many of the runs the claims at `scale` asked for were trained in this session."""
+        counts = [sum(v == kind for (at, _), v in self.ledger.items() if at == scale) for kind in ("trained", "stored")]
+        return f"{counts[0]} trained in this session, {counts[1]} read complete from the store"
+
+
+@dataclass(frozen=True)
+class Lab:
+    """The session seen from one scale: what a claim test asks for runs through."""
+
+    scale: str
+    session: Session
+
     def setup(self, claim: Claim) -> Setup | None:
         setup = setup_for(claim.id, self.scale)
-        if setup is not None and self.seeds:
-            setup = Setup(**{**setup.__dict__, "seeds": self.seeds})
+        if setup is not None and self.session.seeds:
+            setup = dataclasses.replace(setup, seeds=self.session.seeds)
         return setup
 
+    @property
+    def figures(self) -> FigureFolder:
+        return FigureFolder(self.session.report_dir, self.scale)
+
     def data(self, name: str) -> TensorData:
-        if name not in self._data:
-            self._data[name] = load_dataset(name, self.data_dir).to(self.device)
-        return self._data[name]
+        s = self.session
+        if name not in s.datasets:
+            s.datasets[name] = load_dataset(name, s.data_dir).to(s.device)
+        return s.datasets[name]
 
     def runs(self, specs: list[ExperimentSpec]) -> list[Run]:
-        named = self.arms({"runs": specs})
-        return named["runs"]
+        return self.arms({"runs": specs})["runs"]
 
     def arms(self, arms: dict[str, list[ExperimentSpec]]) -> dict[str, list[Run]]:
         """Runs for several named arms at once, so that arms which train alike (IMP, its reinitialization,
         the second trainings of its rounds) are computed together as one population."""
+        session, store = self.session, self.session.store
         specs = list(dict.fromkeys(s for arm in arms.values() for s in arm))
-        if not self.train:
-            missing = [s for s in specs if not self.store.is_complete(s)]
+        if not session.train:
+            missing = [s for s in specs if not store.is_complete(s)]
             if missing:
-                raise MissingRuns(f"{len(missing)} run(s) missing from {self.store.root} "
-                                  f"(first: {missing[0].hash()}); run the claims to compute them")
+                raise MissingRuns(f"{len(missing)} run(s) missing from {store.root} (first: {missing[0].hash()}); "
+                                  f"`replication status` lists them, `replication run` computes them")
         for s in specs:
-            if (self.scale, s.hash()) not in self.ledger:
-                self.ledger[self.scale, s.hash()] = "stored" if self.store.is_complete(s) else "trained"
+            session.ledger.setdefault((self.scale, s.hash()), "stored" if store.is_complete(s) else "trained")
         data = self.data(specs[0].train.dataset)
-        runs = dict(zip(specs, self.executor.runs(specs, self.store, self.device, self.data_dir, data,
-                                                  progress=self.progress)))
+        runs = dict(zip(specs, session.executor.runs(specs, store, session.device, session.data_dir, data,
+                                                     progress=session.progress)))
         return {name: [runs[s] for s in arm] for name, arm in arms.items()}
 
     def instability(self, runs: list[Run], copies: list[Run]) -> dict[int, np.ndarray]:
@@ -86,12 +110,3 @@ class Lab:
         """Error barriers between successive rounds (points of training error): runs × round pairs."""
         data = self.data(runs[0].spec.train.dataset)
         return np.array([successive_barriers(run, data) for run in runs])
-
-    def provenance(self, scale: str) -> str:
-        """How many of the runs the claims at `scale` asked for were trained in this session."""
-        counts = [sum(v == kind for (at, _), v in self.ledger.items() if at == scale) for kind in ("trained", "stored")]
-        return f"{counts[0]} trained in this session, {counts[1]} read complete from the store"
-
-    @property
-    def figures(self) -> FigureFolder:
-        return FigureFolder(self.report_dir, self.scale)

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from .options import OptionError, SessionOptions, add_flags
 from .registry import SCALES, Claim, setup_for
 from .report import NOT_RUN, ClaimResult, Evidence, merge_results, provenance, update_readme, write_report
 from .stats import ERROR, INCONCLUSIVE, REFUTED, SUPPORTED, Decision
@@ -27,26 +28,7 @@ RESULT_PROPERTY = "claim_result"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("replication", "paper-replication claims")
-    group.addoption("--scale", choices=SCALES, default=None,
-                    help="which scale of every claim to run (default: smoke unless -m selects)")
-    group.addoption("--store", default=None, help="run store folder (default: runs/ or $REPLICATION_STORE)")
-    group.addoption("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    group.addoption("--seeds", type=int, default=None, help="override the number of seeds of every claim")
-    group.addoption("--data-dir", default=None, help="where datasets live (default: $REPLICATION_DATA)")
-    group.addoption("--report-dir", default="reports", help="where REPORT.md goes (default: reports/)")
-    group.addoption("--no-train", action="store_true", help="only read stored runs (rebuild the report)")
-    group.addoption("--no-report", action="store_true", help="do not write the report")
-    group.addoption("--executor", default="inprocess", choices=("inprocess", "ray"),
-                    help="where runs are computed: inprocess (default) or ray (one task per seed and arm family)")
-    group.addoption("--ray-address", default=None, help="join this Ray cluster (default: start a local one)")
-    group.addoption("--cpus-per-task", type=float, default=1.0, help="CPUs each Ray task asks for (default 1)")
-    group.addoption("--gpus-per-task", type=float, default=None,
-                    help="GPUs each Ray task asks for (default: 1 with --device cuda, else 0)")
-    group.addoption("--allow-cpu", action="store_true",
-                    help="run gpu-marked (paper-scale) claims on the CPU anyway: slow, for dry runs")
-    group.addoption("--update-readme", action="store_true",
-                    help="also copy the summary table into README.md (between its smoke-summary markers)")
+    add_flags(parser.getgroup("replication", "paper-replication claims").addoption)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -56,20 +38,14 @@ def pytest_configure(config: pytest.Config) -> None:
                        ("gpu", "needs a CUDA GPU; skipped without one"),
                        ("claim(id): the paper claim a test decides", None)]:
         config.addinivalue_line("markers", f"{name}: {text}" if text else name)
-    seeds = config.getoption("--seeds", None)
-    if seeds is not None and seeds < 2:
-        raise pytest.UsageError(f"--seeds must be at least 2 (the seed is the statistical unit), got {seeds}")
-    _check_folders(config)
-    device = config.getoption("--device", "cpu")
-    if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
-        raise pytest.UsageError(f"unknown --device {device!r}; use cpu or cuda")
-    if str(device).startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise pytest.UsageError("--device cuda asked for, but no CUDA GPU is available; use --device cpu")
-    config.stash[EXECUTOR] = _executor(config)
-    config.pluginmanager.register(_Recorder(config), "replication-recorder")
+    options = SessionOptions.read(vars(config.option))
+    try:
+        options.check()
+        executor = options.make_executor(connect=True)
+    except OptionError as err:
+        raise pytest.UsageError(str(err)) from None
+    config.stash[OPTIONS], config.stash[EXECUTOR] = options, executor
+    config.pluginmanager.register(_Recorder(config, options), "replication-recorder")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -79,28 +55,26 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("scale", params, scope="function")
 
 
-def _chosen_scale(config: pytest.Config) -> str | None:
-    scale = config.getoption("--scale")
-    if scale is None and not config.getoption("-m"):
-        return "smoke"
-    return scale
+def _item_scale(item: pytest.Item) -> str | None:
+    """The scale a claim test runs at: its `scale` parameter, the only place a scale is chosen."""
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("scale") if callspec is not None else None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    scale = _chosen_scale(config)
+    options = config.stash[OPTIONS]
+    scale = options.scale or (None if config.getoption("-m") else "smoke")
     keep, drop = [], []
     for item in items:
-        item_scale = getattr(item, "callspec", None) and item.callspec.params.get("scale")
-        (drop if scale and item_scale and item_scale != scale else keep).append(item)
+        (drop if scale and _item_scale(item) not in (None, scale) else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    if options.allow_cpu:
+        return
     import torch
 
-    device = str(config.getoption("--device"))
-    if config.getoption("--allow-cpu"):
-        return
-    if not torch.cuda.is_available() or not device.startswith("cuda"):
+    if not torch.cuda.is_available() or not options.device.startswith("cuda"):
         why = ("paper scale needs a CUDA GPU, and none is available" if not torch.cuda.is_available()
                else "paper scale runs on the GPU: pass --device cuda")
         for item in items:
@@ -108,74 +82,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.skip(reason=why))
 
 
+OPTIONS = pytest.StashKey[SessionOptions]()
 EXECUTOR = pytest.StashKey[Any]()
-LAB = pytest.StashKey[Any]()  # the session's lab, for the report's count of runs trained and reused
-
-
-def _executor(config: pytest.Config):
-    from .executors import ExecutorError, make_executor
-
-    try:
-        return make_executor(config.getoption("--executor", "inprocess"), config.getoption("--ray-address", None),
-                             config.getoption("--device", "cpu"), config.getoption("--cpus-per-task", 1.0),
-                             config.getoption("--gpus-per-task", None), connect=True)
-    except ExecutorError as err:
-        raise pytest.UsageError(str(err)) from None
-
-
-def _check_folders(config: pytest.Config) -> None:
-    """Bad folders are usage errors before any test runs, not failures an hour into a session."""
-    import os
-
-    from .store import RunStore, StoreError
-
-    data_dir = config.getoption("--data-dir", None)
-    if data_dir and not Path(data_dir).expanduser().is_dir():
-        raise pytest.UsageError(f"--data-dir {data_dir} does not exist; pass the folder that holds the datasets")
-    store = config.getoption("--store", None) or os.environ.get("REPLICATION_STORE")
-    if store is None:
-        return
-    if config.getoption("--no-train", False):
-        if not Path(store).expanduser().is_dir():
-            raise pytest.UsageError(f"--store {store} does not exist; --no-train only reads a store that holds runs")
-        return
-    try:
-        RunStore(store).check_can_write()
-    except StoreError as err:
-        raise pytest.UsageError(str(err)) from None
+SESSION = pytest.StashKey[Any]()  # the claims' shared Session, for the report's count of runs trained and reused
 
 
 @pytest.fixture(scope="session")
-def lab(request: pytest.FixtureRequest):
-    import os
-
-    from .lab import Lab
+def replication_session(request: pytest.FixtureRequest):
+    """What every claim shares: the store, the executor, the loaded datasets, the ledger of runs."""
+    from .lab import Session
+    from .progress import RoundPrinter
     from .store import RunStore
 
-    config = request.config
-    store = RunStore(config.getoption("--store") or os.environ.get("REPLICATION_STORE", "runs"))
-    lab = Lab(scale="smoke", store=store, device=config.getoption("--device"),
-              data_dir=config.getoption("--data-dir") or os.environ.get("REPLICATION_DATA"),
-              seeds=config.getoption("--seeds"), train=not config.getoption("--no-train"),
-              report_dir=Path(config.getoption("--report-dir")), progress=_round_printer(config),
-              executor=config.stash[EXECUTOR])
-    config.stash[LAB] = lab
-    return lab
-
-
-def _round_printer(config: pytest.Config):
-    """With -v, one line per trained round (long paper-scale sessions should show they are alive)."""
+    config, options = request.config, request.config.stash[OPTIONS]
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None or config.getoption("verbose") < 1:
-        return None
+    progress = RoundPrinter(reporter.write_line) if reporter is not None and config.getoption("verbose") >= 1 else None
+    session = Session(RunStore(options.store), device=options.device, data_dir=options.data_dir,
+                      seeds=options.seeds, train=not options.no_train, report_dir=Path(options.report_dir),
+                      progress=progress, executor=config.stash[EXECUTOR])
+    config.stash[SESSION] = session
+    return session
 
-    def show(spec, index, n, metrics) -> None:
-        acc = metrics["test_acc"]
-        reporter.write_line(f"  {spec.train.model}/{spec.train.dataset} batch {spec.train.batch_size} {spec.control}"
-                            f"{f' λ={spec.repel_lambda:g}' if spec.repel_lambda else ''} seed {spec.init_seed}: "
-                            f"round {index}/{n - 1}, {100 * metrics['density']:.2f}% remaining, "
-                            f"test acc {'diverged' if acc is None else f'{100 * acc:.2f}%'}")
-    return show
+
+@pytest.fixture
+def lab(replication_session, scale: str):
+    """The session at the test's scale."""
+    return replication_session.lab(scale)
 
 
 class Conclude:
@@ -199,8 +131,7 @@ class Conclude:
 
 
 @pytest.fixture
-def conclude(request: pytest.FixtureRequest, lab, scale: str) -> Conclude:
-    lab.scale = scale
+def conclude(request: pytest.FixtureRequest, scale: str) -> Conclude:
     return Conclude(request.node, scale)
 
 
@@ -235,10 +166,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
     marker = item.get_closest_marker("claim")
     recorded = any(name == RESULT_PROPERTY for name, _ in item.user_properties)
-    if call.when in ("setup", "call") and report.failed and marker is not None and not recorded:
+    scale = _item_scale(item)
+    if call.when in ("setup", "call") and report.failed and marker is not None and scale and not recorded:
         from .registry import CLAIMS
 
-        scale = getattr(item, "callspec", None) and item.callspec.params.get("scale") or "smoke"
         error = Decision(ERROR, "run", reason=f"the experiment raised: {call.excinfo.exconly()[:500]}")
         result = result_for(CLAIMS[marker.args[0]], scale, error, call.duration)
         report.user_properties.append((RESULT_PROPERTY, json.dumps(result.to_dict())))
@@ -280,8 +211,8 @@ def outcome(result: ClaimResult) -> None:
 class _Recorder:
     """Collects claim results as tests finish; writes the report once at session end."""
 
-    def __init__(self, config: pytest.Config):
-        self.config = config
+    def __init__(self, config: pytest.Config, options: SessionOptions):
+        self.config, self.options = config, options
         self.results: list[dict[str, Any]] = []
         self.started = time.perf_counter()
 
@@ -291,16 +222,16 @@ class _Recorder:
                 self.results.append(json.loads(value))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if not self.results or self.config.getoption("--no-report"):
+        if not self.results or self.options.no_report:
             return
-        out = Path(self.config.getoption("--report-dir"))
-        prov = provenance(time.perf_counter() - self.started, self.config.getoption("--device"))
+        out = Path(self.options.report_dir)
+        prov = provenance(time.perf_counter() - self.started, self.options.device)
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         for scale in sorted({r["scale"] for r in self.results}):
             merged = merge_results(out, scale, [r for r in self.results if r["scale"] == scale])
-            runs = {"runs": self.config.stash[LAB].provenance(scale)} if LAB in self.config.stash else {}
+            runs = {"runs": self.config.stash[SESSION].provenance(scale)} if SESSION in self.config.stash else {}
             path = write_report(merged, scale, out, {**prov, **runs})
-            if self.config.getoption("--update-readme") and scale == "smoke":
+            if self.options.update_readme and scale == "smoke":
                 update_readme(Path(self.config.rootpath) / "README.md", merged, scale)
             if reporter is not None:
                 reporter.write_line(f"replication report: {path}")

@@ -25,7 +25,7 @@ MISSING = "<a folder that does not exist>"
 # (door, arguments, a fragment the one line must contain)
 CLI = [
     (["imp", "--preset", "nope"], "unknown preset 'nope'; choose one of"),
-    (["imp", "--preset", "lenet-digits", "--device", "tpu"], "unknown device 'tpu'; use cpu or cuda"),
+    (["imp", "--preset", "lenet-digits", "--device", "tpu"], "unknown --device 'tpu'; use cpu or cuda"),
     (["imp", "--preset", "lenet-digits", "--device", "cuda"], "no CUDA GPU is available; use --device cpu"),
     (["imp", "--preset", "lenet-digits", "--batch-size", "5000"], "batch size 5000"),
     (["imp", "--preset", "lenet-mnist"], "not found"),
@@ -52,6 +52,9 @@ CLI = [
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["imp", "--preset", "lenet-digits", "--executor", "dask"], "invalid choice: 'dask'"),
     (["run", "all", "--ray-address", "10.0.0.1:6379"], "--ray-address needs --executor ray"),
+    (["run", "all", "--seeds", "1"], "--seeds must be at least 2"),
+    (["report", "--store", MISSING], "--no-train only reads a store that holds runs"),
+    (["status", "--data-dir", MISSING], "does not exist; pass --data-dir"),
 ]
 PYTEST = [
     (["--scale", "huge"], "invalid choice: 'huge'"),
@@ -59,7 +62,7 @@ PYTEST = [
     (["--seeds", "many"], "invalid int value: 'many'"),
     (["--device", "tpu"], "unknown --device 'tpu'; use cpu or cuda"),
     (["--device", "cuda"], "no CUDA GPU is available; use --device cpu"),
-    (["--data-dir", MISSING], "does not exist; pass the folder that holds the datasets"),
+    (["--data-dir", MISSING], "does not exist; pass --data-dir (or set $REPLICATION_DATA)"),
     (["--store", BLOCKED], "is not writable"),
     (["--no-train", "--store", MISSING], "--no-train only reads a store that holds runs"),
     (["--executor", "dask"], "invalid choice: 'dask'"),

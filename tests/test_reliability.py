@@ -68,7 +68,7 @@ def test_two_processes_asking_for_the_same_run_share_one_result(tmp_path, digits
 def test_the_lab_counts_runs_trained_here_and_read_from_the_store(tmp_path):
     """The report's provenance says how many runs were trained, so that a wall time from a warm store is
     not mistaken for training time. A run asked for twice counts once."""
-    from replication.lab import Lab
+    from replication.lab import Session
     from replication.registry import setup_for
 
     class Store:
@@ -84,10 +84,9 @@ def test_the_lab_counts_runs_trained_here_and_read_from_the_store(tmp_path):
 
     done: set[str] = set()
     specs = setup_for("random-reinit-fails", "smoke").specs("imp", seeds=3)
-    lab = Lab("smoke", Store(), executor=Executor())
-    lab.arms(specs)
-    lab.arms(specs[1:])  # trained above: still counted as trained, once
-    lab.scale = "small"
-    lab.arms(specs[1:2])
-    assert lab.provenance("smoke") == "2 trained in this session, 1 read complete from the store"
-    assert lab.provenance("small") == "0 trained in this session, 1 read complete from the store"
+    session = Session(Store(), executor=Executor())
+    session.lab("smoke").runs(specs)
+    session.lab("smoke").runs(specs[1:])  # trained above: still counted as trained, once
+    session.lab("small").runs(specs[1:2])
+    assert session.provenance("smoke") == "2 trained in this session, 1 read complete from the store"
+    assert session.provenance("small") == "0 trained in this session, 1 read complete from the store"
