@@ -49,7 +49,7 @@ class Session:
     def lab(self, scale: str) -> "Lab":
         return Lab(scale, self)
 
-    def provenance(self, scale: str) -> str:
+    def run_counts(self, scale: str) -> str:
         """How many of the runs the claims at `scale` asked for were trained in this session."""
         counts = [sum(v == kind for (at, _), v in self.ledger.items() if at == scale) for kind in ("trained", "stored")]
         return f"{counts[0]} trained in this session, {counts[1]} read complete from the store"

@@ -48,14 +48,21 @@ def _has_batchnorm(model: nn.Module) -> bool:
 
 @torch.no_grad()
 def recompute_batchnorm(model: nn.Module, x: torch.Tensor) -> None:
-    """Replace running statistics by exact averages over x (train-mode forward passes)."""
+    """Replace the running statistics by their average over train-mode passes through x in EVAL_BATCH
+    chunks (momentum None: a cumulative average of the chunks' batch statistics, as torch's
+    swa_utils.update_bn does). Within one chunk they are exact; over several, the variance is the mean
+    of the chunks' variances, which is what batch norm's running statistics estimate in training too.
+    A last chunk of one example (no variance) joins the chunk before it."""
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     for bn in bns:
         bn.reset_running_stats()
-        bn.momentum = None  # cumulative moving average = exact mean over the batches seen
+        bn.momentum = None
     model.train()
-    for start in range(0, len(x), EVAL_BATCH):
-        model(x[start:start + EVAL_BATCH])
+    starts = list(range(0, len(x), EVAL_BATCH))
+    if len(starts) > 1 and len(x) - starts[-1] == 1:
+        starts.pop()
+    for start, end in zip(starts, starts[1:] + [len(x)]):
+        model(x[start:end])
     model.eval()
 
 

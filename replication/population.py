@@ -52,8 +52,7 @@ class _StackedLinear(torch.autograd.Function):
     """x @ wᵀ + b for every member, with the weight gradient computed directly as gᵀ @ x.
 
     Autograd's baddbmm backward makes xᵀ @ g (K×in×out) and then copies it, transposed, into
-    the K×out×in gradient: measured here, that copy and the slower product cost as much as the
-    forward pass. `dtype` is the matmul precision: bfloat16 for precision='bf16' (matmuls in
+    the K×out×in gradient, a strided copy as large as the weights (benchmarks/README.md). `dtype` is the matmul precision: bfloat16 for precision='bf16' (matmuls in
     bf16 as under autocast, but the bias gradient summed in the weights' precision), while the
     weights and their gradients keep their own dtype (float32).
     """
@@ -83,7 +82,7 @@ def _padded(n: int) -> int:
 
 
 class StackedMLP:
-    """Weights read as K×out×in, nn.Linear's layout. K×in×out measured faster on CPU, but there the
+    """Weights read as K×out×in, nn.Linear's layout. K×in×out would be faster on CPU, but there the
     batched-matmul kernels round a member's numbers differently by its position in the stack, and a
     run's bits must not depend on its company (tests/test_population.py checks they do not).
 
@@ -220,8 +219,8 @@ class DirectBF16Step:
     def __call__(self, x: torch.Tensor, y: torch.Tensor, row_weight: torch.Tensor, lr: float) -> torch.Tensor:
         """x: K×rows×features (bf16), y: K·rows labels, row_weight: the rows' loss weights; returns K losses.
 
-        Activations are kept feature-major (K×features×rows): W @ hᵀ measured 20% faster than
-        h @ Wᵀ for LeNet's first layer on this CPU's bf16 matmuls."""
+        Activations are kept feature-major (K×features×rows): the bf16 matmul W @ hᵀ is the faster
+        layout for LeNet's wide first layer (benchmarks/README.md)."""
         net, copies = self.net, self.copies
         inputs, h = [], x.transpose(1, 2)
         for i, l in enumerate(net.layers):

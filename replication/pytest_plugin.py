@@ -229,7 +229,7 @@ class _Recorder:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         for scale in sorted({r["scale"] for r in self.results}):
             merged = merge_results(out, scale, [r for r in self.results if r["scale"] == scale])
-            runs = {"runs": self.config.stash[SESSION].provenance(scale)} if SESSION in self.config.stash else {}
+            runs = {"runs": self.config.stash[SESSION].run_counts(scale)} if SESSION in self.config.stash else {}
             path = write_report(merged, scale, out, {**prov, **runs})
             if self.options.update_readme and scale == "smoke":
                 update_readme(Path(self.config.rootpath) / "README.md", merged, scale)

@@ -42,8 +42,8 @@ ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch's defaults, named so that pop
 
 
 def make_optimizer(params, spec: TrainSpec) -> torch.optim.Optimizer:
-    """The fused kernels: one pass over each tensor instead of foreach's eight or so (Adam's step
-    measured 2.6 ms -> 0.7 ms on a stack of 8 LeNets). They round the scalar tail of a tensor (its
+    """The fused kernels: one pass over each tensor instead of foreach's eight or so (timings in
+    benchmarks/README.md). They round the scalar tail of a tensor (its
     last numbers short of a whole vector) differently from the vector body; population.StackedMLP pads its
     members so that a run's bits never depend on its neighbours in a stack."""
     if spec.optimizer == "adam":

@@ -62,7 +62,7 @@ def test_a_family_computed_twice_at_once_is_stored_once(tmp_path, digits, ray_cl
     the other reuse; the store holds one copy, identical to the in-process result."""
     store = RunStore(tmp_path / "ray")
     family = families(_specs())[0]
-    RayExecutor()._compute([family, family], store, "cpu", None, progress=None)
+    RayExecutor()._compute([family, family], store, "cpu", None)
     again = RayExecutor().runs(family, store, "cpu", None)
     local = InProcess().runs(family, RunStore(tmp_path / "local"), "cpu", None, digits)
     for a, b in zip(local, again):

@@ -88,5 +88,5 @@ def test_the_lab_counts_runs_trained_here_and_read_from_the_store(tmp_path):
     session.lab("smoke").runs(specs)
     session.lab("smoke").runs(specs[1:])  # trained above: still counted as trained, once
     session.lab("small").runs(specs[1:2])
-    assert session.provenance("smoke") == "2 trained in this session, 1 read complete from the store"
-    assert session.provenance("small") == "0 trained in this session, 1 read complete from the store"
+    assert session.run_counts("smoke") == "2 trained in this session, 1 read complete from the store"
+    assert session.run_counts("small") == "0 trained in this session, 1 read complete from the store"
