@@ -82,8 +82,8 @@ class TensorData:
 
 
 def epoch_order(n: int, generator: torch.Generator) -> torch.Tensor:
-    """One epoch's shuffled order of the n training examples."""
-    return torch.randperm(n, generator=generator)
+    """One epoch's shuffled order of the n training examples, drawn on the generator's device."""
+    return torch.randperm(n, generator=generator, device=generator.device)
 
 
 def batch_indices(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
@@ -92,11 +92,13 @@ def batch_indices(n: int, batch_size: int, generator: torch.Generator) -> Iterat
 
 
 def augment(x: torch.Tensor, generator: torch.Generator, pad: int = 4) -> torch.Tensor:
-    """Random crop with zero padding and horizontal flip, drawn per sample, on x's device."""
+    """Random crop with zero padding and horizontal flip, drawn per sample on the generator's device (a
+    generator on x's device keeps the draws there: no copy from the host per batch)."""
     b, _, h, w = x.shape
-    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)
-    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)
-    flip = (torch.rand(b, generator=generator) < 0.5).to(x.device)
+    at = generator.device
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator, device=at).to(x.device)
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator, device=at).to(x.device)
+    flip = (torch.rand(b, generator=generator, device=at) < 0.5).to(x.device)
     padded = torch.nn.functional.pad(x, (pad, pad, pad, pad))
     rows = (dy[:, None] + torch.arange(h, device=x.device))[:, :, None]  # b×h×1
     cols = dx[:, None] + torch.arange(w, device=x.device)  # b×w

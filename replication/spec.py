@@ -33,7 +33,8 @@ BF16_STEPS = ("direct", "autograd")
 
 # Training fields added after runs were first stored: at these defaults they are left out of the hash, so
 # every run stored before them keeps its name (and its cached result).
-_HASH_NEUTRAL_TRAIN_DEFAULTS = {"precision": "fp32", "bf16_step": "direct"}
+_HASH_NEUTRAL_TRAIN_DEFAULTS = {"precision": "fp32", "bf16_step": "direct", "channels_last": False,
+                                "compile": False}
 
 
 class SpecError(ValueError):
@@ -78,6 +79,11 @@ class TrainSpec:
     # "direct", the hand-written backward and compiled optimizer (kernels.py; training stops with an error where
     # no C compiler works), or "autograd". The two round differently, so the choice is the spec's, not the machine's.
     bf16_step: str = "direct"
+    # Speed options of the one-model trainer (convnets) that change rounding, hence results: the channels-last
+    # memory layout (with bf16, the layout this CPU's AMX and GPUs' tensor cores convolve fastest) and
+    # torch.compile of the forward pass and loss. Timings: benchmarks/README.md.
+    channels_last: bool = False
+    compile: bool = False
 
     def __post_init__(self) -> None:
         _normalize_floats(self)

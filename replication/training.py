@@ -67,14 +67,26 @@ def steps_per_epoch(n_train: int, batch_size: int) -> int:
 def train(model: nn.Module, mask: Mask, data: TensorData, spec: TrainSpec, noise_seed: int,
           extra_loss: ExtraLoss | None = None, capture_step: int | None = None,
           on_epoch: Callable[[int], None] | None = None) -> TrainOutcome:
-    """Train `model` in place under `mask`; data order and augmentation come from noise_seed."""
+    """Train `model` in place under `mask`.
+
+    One generator on the data's device, seeded with noise_seed, draws the epoch orders and the
+    augmentation, so a run's noise depends on its seed alone and never crosses to the host. A
+    non-finite loss stops training: on the CPU it is checked at every step, where that costs
+    nothing; on an accelerator a flag stays on the device and is read once per epoch, so the
+    loop never waits for the device (the weights then go on to the end of that epoch).
+    """
     if spec.batch_size > data.n_train:
         raise SpecError(f"batch size {spec.batch_size} exceeds the {data.n_train} training examples of "
                         f"{data.name}; pass a smaller --batch-size")
     device = data.x_train.device
-    generator = torch.Generator().manual_seed(noise_seed)
+    generator = torch.Generator(device=device).manual_seed(noise_seed)
+    if spec.channels_last:
+        model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model.parameters(), spec)
+    task_loss = _task_loss(model, spec, device)
     per_epoch = steps_per_epoch(data.n_train, spec.batch_size)
+    on_host = device.type == "cpu"
+    first_bad = torch.full((), -1, dtype=torch.long, device=device)  # the first non-finite step, or -1
     apply_mask(model, mask)
     model.train()
     step, rewind_state = 0, None
@@ -82,29 +94,44 @@ def train(model: nn.Module, mask: Mask, data: TensorData, spec: TrainSpec, noise
         for idx in batch_indices(data.n_train, spec.batch_size, generator):
             if step == capture_step:
                 rewind_state = _snapshot(model)
-            idx = idx.to(device)
             x, y = data.x_train[idx], data.y_train[idx]
             if spec.augment:
                 x = augment(x, generator)
             for group in optimizer.param_groups:
                 group["lr"] = spec.lr * lr_factor(step, spec, per_epoch)
-            with autocast(spec, device):
-                logits = model(x)
-            loss = F.cross_entropy(logits.float(), y)
+            loss = task_loss(x, y)
             if extra_loss is not None:
                 loss = loss + extra_loss(model)
-            if not torch.isfinite(loss):
-                return TrainOutcome(step, True, rewind_state)
+            if on_host:
+                if not torch.isfinite(loss):
+                    return TrainOutcome(step, True, rewind_state)
+            else:
+                first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss), step, first_bad)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             apply_mask(model, mask)
             step += 1
+        if not on_host and (bad := int(first_bad)) >= 0:  # the one read of the epoch
+            return TrainOutcome(bad, True, rewind_state)
         if on_epoch is not None:
             on_epoch(epoch)
     if capture_step is not None and rewind_state is None:
         rewind_state = _snapshot(model)
     return TrainOutcome(step, False, rewind_state)
+
+
+def _task_loss(model: nn.Module, spec: TrainSpec, device: torch.device) -> Callable[..., torch.Tensor]:
+    """The cross-entropy of a batch: the forward pass under the spec's precision and layout, the loss in
+    fp32; compiled when the spec asks (the first batches then take the compilation's time)."""
+    layout = torch.channels_last if spec.channels_last else torch.contiguous_format
+
+    def loss(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with autocast(spec, device):
+            logits = model(x.contiguous(memory_format=layout))
+        return F.cross_entropy(logits.float(), y)
+
+    return torch.compile(loss) if spec.compile else loss
 
 
 def autocast(spec: TrainSpec, device: torch.device):

@@ -85,14 +85,14 @@ def test_augment_keeps_shape_and_is_deterministic(seed, pad, shape):
 
 def test_augment_without_padding_or_flips_is_identity(monkeypatch):
     x = _images(0)
-    never = lambda n, generator=None: torch.ones(n)  # noqa: E731  flip where rand < 0.5: never
+    never = lambda n, generator=None, device=None: torch.ones(n)  # noqa: E731  flip where rand < 0.5: never
     monkeypatch.setattr(D.torch, "rand", never)
     assert torch.equal(augment(x, torch.Generator().manual_seed(0), pad=0), x)
 
 
 def test_augment_forced_flips_mirror_each_sample(monkeypatch):
     x = _images(1)
-    always = lambda n, generator=None: torch.zeros(n)  # noqa: E731
+    always = lambda n, generator=None, device=None: torch.zeros(n)  # noqa: E731
     monkeypatch.setattr(D.torch, "rand", always)
     assert torch.equal(augment(x, torch.Generator().manual_seed(0), pad=0), x.flip(-1))
     padded = augment(x, torch.Generator().manual_seed(3), pad=2)
