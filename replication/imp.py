@@ -28,6 +28,7 @@ import torch
 
 from . import masks as M
 from .data import TensorData, load_dataset
+from .conv_population import can_vmap, train_conv_population
 from .evaluation import evaluate
 from .losses import RepellentLoss
 from .models import fresh_model
@@ -309,9 +310,12 @@ def _train_round(flights: list[_InFlight], index: int, data: TensorData, stack: 
     spec = flights[0].spec
     # Stackable experiments always go through the population trainer, even alone, so that
     # a run's bits never depend on which other runs were computed beside it.
-    if stack and can_stack(spec.train.model, spec.train) and not any(_captures_rewind(f, index) for f in flights):
-        population = [Member(plan.start, mask, plan.noise_seed, plan.optima) for _, _, plan, mask in jobs]
+    stackable = stack and not any(_captures_rewind(f, index) for f in flights)
+    population = [Member(plan.start, mask, plan.noise_seed, plan.optima) for _, _, plan, mask in jobs]
+    if stackable and can_stack(spec.train.model, spec.train):
         trained, outcomes = train_population(population, data, spec.train, spec.repel_lambda)
+    elif stackable and can_vmap(spec.train.model, spec.train.stacking):
+        trained, outcomes = train_conv_population(jobs[0][1], population, data, spec.train, spec.repel_lambda)
     else:
         trained, outcomes = zip(*(_train_single(f, model, plan, mask, index, data) for f, model, plan, mask in jobs))
     seconds = (time.perf_counter() - tic) / len(flights)

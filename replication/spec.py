@@ -30,11 +30,12 @@ STRATEGIES = ("iterative", "oneshot")
 RESETS = ("init", "rewind")
 PRECISIONS = ("fp32", "bf16")
 BF16_STEPS = ("direct", "autograd")
+STACKINGS = ("loop", "vmap")
 
 # Training fields added after runs were first stored: at these defaults they are left out of the hash, so
 # every run stored before them keeps its name (and its cached result).
 _HASH_NEUTRAL_TRAIN_DEFAULTS = {"precision": "fp32", "bf16_step": "direct", "channels_last": False,
-                                "compile": False}
+                                "compile": False, "stacking": "loop"}
 
 
 class SpecError(ValueError):
@@ -84,6 +85,10 @@ class TrainSpec:
     # torch.compile of the forward pass and loss. Timings: benchmarks/README.md.
     channels_last: bool = False
     compile: bool = False
+    # How the convnets of a population train (LeNets always stack: population.py): "loop", one after another
+    # (the fastest on a 2-core CPU, benchmarks/README.md), or "vmap", one batched computation
+    # (conv_population.py) for accelerators, where one small network leaves the device idle between launches.
+    stacking: str = "loop"
 
     def __post_init__(self) -> None:
         _normalize_floats(self)
@@ -99,6 +104,8 @@ class TrainSpec:
                  f"unknown precision {self.precision!r}; use one of {', '.join(PRECISIONS)}")
         _require(self.bf16_step in BF16_STEPS,
                  f"unknown bf16_step {self.bf16_step!r}; use one of {', '.join(BF16_STEPS)}")
+        _require(self.stacking in STACKINGS,
+                 f"unknown stacking {self.stacking!r}; use one of {', '.join(STACKINGS)}")
         _require(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
         _require(self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}")
         _require(0 <= self.warmup_epochs <= self.epochs,
