@@ -14,8 +14,8 @@ this machine's fp32 and bf16 matmul peaks (measured here too). The last line is
 `speedup_vs_plain_loop=<engine examples/s per model ÷ plain examples/s>` for the
 engine's faster precision (the line before it says which; both ratios are printed).
 
-    python benchmarks/throughput.py --quick     # under two minutes
-    python benchmarks/throughput.py --resnet    # also ResNet-20 on CIFAR-shaped data
+    python benchmarks/throughput.py --quick                   # LeNet, under two minutes
+    python benchmarks/throughput.py --model resnet20 --quick  # ResNet-20: loop, vmap, bf16, channels-last
 """
 
 from __future__ import annotations
@@ -107,24 +107,75 @@ def lenet_flops_per_example() -> float:
     return 4.0 * weights + 2.0 * (weights - first)
 
 
-def resnet_numbers(repeats: int) -> None:
-    """ResNet-20, CIFAR-shaped batches of 128: the harness's one-model trainer vs a plain DataLoader loop."""
+RESNET_SPEC = dict(dataset="cifar10", model="resnet20", epochs=1, batch_size=128, optimizer="sgd", lr=0.1,
+                   init="kaiming_normal", augment=True, weight_decay=1e-5)
+
+
+def resnet_plain_epoch(data: TensorData, seed: int) -> float:
+    """ResNet-20 at batch 128 the ordinary way (DataLoader, fp32, contiguous); returns examples/s."""
+    model = build_model("resnet20", (3, 32, 32), 10, "kaiming_normal", seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-5)
+    return plain_loop(model, optimizer, data, 128, seed, half_pruned_mask(model))
+
+
+def resnet_engine_epoch(data: TensorData, members: int, seed: int, **settings) -> float:
+    """The harness's trainer for `members` ResNet-20s with TrainSpec `settings` (stacking, precision,
+    channels_last, compile): one after another, or as one vmapped population; examples/s per model."""
+    from replication.conv_population import train_conv_population
     from replication.training import train
 
-    data = synthetic(128 * 8, (3, 32, 32))
-    spec = TrainSpec(dataset="cifar10", model="resnet20", epochs=1, batch_size=128, optimizer="sgd", lr=0.1,
-                     init="kaiming_normal", augment=True, weight_decay=1e-5)
-    plain, engine = [], []
+    spec = TrainSpec(**RESNET_SPEC, **settings)
+    models = [build_model("resnet20", (3, 32, 32), 10, "kaiming_normal", seed + i) for i in range(members)]
+    population = [Member({k: v.clone() for k, v in m.state_dict().items()}, half_pruned_mask(m), seed + i)
+                  for i, m in enumerate(models)]
+    tic = time.perf_counter()
+    if spec.stacking == "vmap":
+        train_conv_population(models[0], population, data, spec)
+    else:
+        for model, member in zip(models, population):
+            train(model, member.mask, data, spec, member.noise_seed)
+    return members * data.n_train / (time.perf_counter() - tic)
+
+
+RESNET_SETTINGS = {  # name -> (members, TrainSpec settings); the plain loop is the baseline
+    "loop fp32": (1, {}),
+    "loop fp32 channels-last": (1, {"channels_last": True}),
+    "loop bf16 channels-last": (1, {"precision": "bf16", "channels_last": True}),
+    "vmap K=4 fp32": (4, {"stacking": "vmap"}),
+    "vmap K=4 bf16 channels-last": (4, {"stacking": "vmap", "precision": "bf16", "channels_last": True}),
+}
+
+
+def resnet_benchmark(quick: bool, repeats: int, compiled: bool) -> None:
+    """ResNet-20 on CIFAR-shaped data at batch 128: every engine setting against the plain loop, interleaved;
+    the last line is the best engine setting's speedup."""
+    data = synthetic(128 * (4 if quick else 16), (3, 32, 32))
+    settings = dict(RESNET_SETTINGS)
+    if compiled:  # compiling takes about a minute here before the first step: worth it for long runs only
+        settings["loop bf16 channels-last compiled"] = (1, {"precision": "bf16", "channels_last": True,
+                                                            "compile": True})
+    resnet_plain_epoch(data, 0)
+    for members, s in settings.values():  # warm-up: allocator, kernels, compilation
+        resnet_engine_epoch(data, members, 0, **s)
+    rates: dict[str, list[float]] = {"plain loop fp32": [], **{name: [] for name in settings}}
     for r in range(repeats):
-        model = build_model("resnet20", (3, 32, 32), 10, "kaiming_normal", r)
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-5)
-        plain.append(plain_loop(model, optimizer, data, 128, r))
-        model = build_model("resnet20", (3, 32, 32), 10, "kaiming_normal", r)
-        tic = time.perf_counter()
-        train(model, M.dense_mask(model), data, spec, r)
-        engine.append(data.n_train / (time.perf_counter() - tic))
-    print(f"resnet20 cifar-shaped, cpu: plain {statistics.median(plain):.0f} ex/s, "
-          f"harness {statistics.median(engine):.0f} ex/s (one model; augmentation on the device)")
+        rates["plain loop fp32"].append(resnet_plain_epoch(data, r))
+        for name, (members, s) in settings.items():
+            rates[name].append(resnet_engine_epoch(data, members, r, **s))
+        print(f"  repeat {r}: " + ", ".join(f"{name} {v[-1]:.0f}" for name, v in rates.items()), flush=True)
+    medians = {name: statistics.median(v) for name, v in rates.items()}
+    plain = medians.pop("plain loop fp32")
+    print(f"resnet20 batch 128, {data.n_train} CIFAR-shaped examples, {torch.get_num_threads()} threads, "
+          f"median of {repeats} (examples/s per model):")
+    print(f"  {'plain loop fp32':34s} {plain:7.0f}")
+    for name, rate in medians.items():
+        print(f"  {name:34s} {rate:7.0f}  ({rate / plain:.2f}x)")
+    for precision in ("fp32", "bf16"):
+        best = max((r, n) for n, r in medians.items() if precision in n)
+        print(f"  best {precision}: {best[1]} ({best[0] / plain:.2f}x)")
+    rate, name = max((r, n) for n, r in medians.items())
+    print(f"engine setting for the last line: {name}")
+    print(f"speedup_vs_plain_loop={rate / plain:.2f}")
 
 
 def main() -> None:
@@ -132,8 +183,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer examples and repeats (under two minutes)")
     parser.add_argument("--members", type=int, default=16, help="stacked models in the engine (default 16)")
     parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--resnet", action="store_true", help="also time ResNet-20 on CIFAR-shaped data")
+    parser.add_argument("--model", choices=("lenet", "resnet20"), default="lenet",
+                        help="lenet (default): LeNet-300-100 populations; resnet20: the convnet engine settings")
+    parser.add_argument("--compile", action="store_true", help="resnet20: also time torch.compile (slow to start)")
     args = parser.parse_args()
+    if args.model == "resnet20":
+        return resnet_benchmark(args.quick, args.repeats or (3 if args.quick else 5), args.compile)
     n = 6_000 if args.quick else 30_000
     repeats = args.repeats or (5 if args.quick else 7)
     data = synthetic(n, (1, 28, 28))
@@ -157,8 +212,6 @@ def main() -> None:
         print(f"  {name:18s}: {rate:9.0f} examples/s per model ({rate * flops / 1e9 / top:5.1%} of {unit} peak), "
               f"{60_000 / rate:.2f} s per model-epoch of 60k")
     print(f"  speedup over the plain loop: engine fp32 {e / p:.2f}, engine bf16 {b / p:.2f}")
-    if args.resnet:
-        resnet_numbers(3 if args.quick else 5)
     best, name = max((e, "fp32"), (b, "bf16"))
     print(f"engine precision for the last line: {name}")
     print(f"speedup_vs_plain_loop={best / p:.2f}")

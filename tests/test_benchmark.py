@@ -23,3 +23,10 @@ def test_plain_loop_and_engine_run_and_report_rates(bench):
     for precision in ("fp32", "bf16"):
         assert bench.engine_epoch(data, 2, precision) > 0
     assert bench.matmul_peak(0.05, size=128) > 0
+
+
+def test_every_resnet_engine_setting_runs(bench):
+    data = bench.synthetic(128, (3, 32, 32))
+    assert bench.resnet_plain_epoch(data, 0) > 0
+    for members, settings in bench.RESNET_SETTINGS.values():
+        assert bench.resnet_engine_epoch(data, min(members, 2), 0, **settings) > 0
