@@ -42,7 +42,7 @@ def can_vmap(model_name: str, stacking: str) -> bool:
 class StackedNet:
     """K members of `template`'s architecture: parameters as K-stacked leaves, buffers K-stacked."""
 
-    def __init__(self, template: nn.Module, members: list[Member], device: torch.device, channels_last: bool):
+    def __init__(self, template: nn.Module, members: list[Member], device: torch.device):
         self.template = copy.deepcopy(template).to("meta")
         self.param_names = [n for n, _ in template.named_parameters()]
         self.buffer_names = [n for n, _ in template.named_buffers()]
@@ -51,11 +51,10 @@ class StackedNet:
         self.buffers = {n: stack(n) for n in self.buffer_names}
         self.prunable = prunable_names(template)
         self.masks = [torch.stack([m.mask[n] for m in members]).to(device) for n in self.prunable]
-        self.layout = torch.channels_last if channels_last else torch.contiguous_format
         self.forward = vmap(self._one, in_dims=(0, 0, 0), randomness="different")
 
     def _one(self, params, buffers, x):
-        return functional_call(self.template, (params, buffers), (x.contiguous(memory_format=self.layout),))
+        return functional_call(self.template, (params, buffers), (x,))
 
     @torch.no_grad()
     def apply_masks(self) -> None:
@@ -88,7 +87,7 @@ def train_conv_population(template: nn.Module, members: list[Member], data: Tens
                           repel: float = 0.0) -> tuple[list[dict], list[TrainOutcome]]:
     """Train every member for spec.epochs; returns (state dicts, outcomes) in member order."""
     device = data.x_train.device
-    net = StackedNet(template, members, device, spec.channels_last)
+    net = StackedNet(template, members, device)
     repellence = StackedRepellence(net, members, repel) if repel and members[0].optima else None
     net.apply_masks()
     optimizer = make_optimizer(list(net.params.values()), spec)

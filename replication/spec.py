@@ -106,6 +106,8 @@ class TrainSpec:
                  f"unknown bf16_step {self.bf16_step!r}; use one of {', '.join(BF16_STEPS)}")
         _require(self.stacking in STACKINGS,
                  f"unknown stacking {self.stacking!r}; use one of {', '.join(STACKINGS)}")
+        _require(self.stacking == "loop" or not (self.channels_last or self.compile),
+                 "channels_last and compile are options of the one-model loop; vmap stacking takes neither")
         _require(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
         _require(self.weight_decay >= 0, f"weight decay must be >= 0, got {self.weight_decay}")
         _require(0 <= self.warmup_epochs <= self.epochs,

@@ -51,7 +51,7 @@ def _spec(name, kwargs, **changes):
 @pytest.mark.parametrize("name, kwargs", MODELS, ids=["resnet20", "resnet20-projection", "conv4"])
 def test_a_members_forward_buffers_and_gradient_are_its_one_model_twins(name, kwargs):
     models, members = _members(name, kwargs)
-    net = StackedNet(models[0], members, torch.device("cpu"), channels_last=False)
+    net = StackedNet(models[0], members, torch.device("cpu"))
     x, y = torch.randn(3, 32, 1, 8, 8), torch.randint(0, 10, (3, 32))
     logits = net.forward(net.params, net.buffers, x)
     F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view(3, -1).mean(1).sum().backward()
@@ -73,7 +73,7 @@ def test_a_members_gradient_does_not_depend_on_its_company(name, kwargs):
     x, y = torch.randn(4, 32, 1, 8, 8), torch.randint(0, 10, (4, 32))
     grads = []
     for keep in (slice(0, 4), slice(2, 3)):
-        net = StackedNet(models[0], members[keep], torch.device("cpu"), channels_last=False)
+        net = StackedNet(models[0], members[keep], torch.device("cpu"))
         out = net.forward(net.params, net.buffers, x[keep])
         F.cross_entropy(out.flatten(0, 1), y[keep].flatten(), reduction="none").view(len(out), -1).mean(1).sum().backward()
         grads.append({n: p.grad for n, p in net.params.items()})
