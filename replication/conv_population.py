@@ -30,7 +30,7 @@ from torch.func import functional_call, vmap
 from .data import TensorData, augment, epoch_order
 from .masks import prunable_names
 from .population import Member
-from .training import TrainOutcome, autocast, lr_factor, make_optimizer, steps_per_epoch
+from .training import TrainOutcome, autocast, lr_factor, make_optimizer, steps_per_epoch, tf32
 
 STACKABLE = ("conv2", "conv4", "conv6", "resnet20", "vgg16")  # ResNet-50 trains one at a time
 
@@ -86,6 +86,12 @@ class StackedRepellence:
 def train_conv_population(template: nn.Module, members: list[Member], data: TensorData, spec,
                           repel: float = 0.0) -> tuple[list[dict], list[TrainOutcome]]:
     """Train every member for spec.epochs; returns (state dicts, outcomes) in member order."""
+    with tf32(spec):
+        return _train(template, members, data, spec, repel)
+
+
+def _train(template: nn.Module, members: list[Member], data: TensorData, spec,
+           repel: float) -> tuple[list[dict], list[TrainOutcome]]:
     device = data.x_train.device
     net = StackedNet(template, members, device)
     repellence = StackedRepellence(net, members, repel) if repel and members[0].optima else None

@@ -35,7 +35,7 @@ STACKINGS = ("loop", "vmap")
 # Training fields added after runs were first stored: at these defaults they are left out of the hash, so
 # every run stored before them keeps its name (and its cached result).
 _HASH_NEUTRAL_TRAIN_DEFAULTS = {"precision": "fp32", "bf16_step": "direct", "channels_last": False,
-                                "compile": False, "stacking": "loop"}
+                                "compile": False, "stacking": "loop", "tf32": False}
 
 
 class SpecError(ValueError):
@@ -85,6 +85,9 @@ class TrainSpec:
     # torch.compile of the forward pass and loss. Timings: benchmarks/README.md.
     channels_last: bool = False
     compile: bool = False
+    # On NVIDIA GPUs, let fp32 matmuls and convolutions round their inputs to TF32 (faster, about 3 digits).
+    # Off by default, so that "fp32" means fp32 on every device; cuDNN's own default would be on.
+    tf32: bool = False
     # How the convnets of a population train (LeNets always stack: population.py): "loop", one after another
     # (the fastest on a 2-core CPU, benchmarks/README.md), or "vmap", one batched computation
     # (conv_population.py) for accelerators, where one small network leaves the device idle between launches.

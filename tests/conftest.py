@@ -25,6 +25,17 @@ def digits():
     return load_digits()
 
 
+# Tests that take `device` run on the CPU, and on CUDA where a GPU is present (`pytest -m cuda` runs those
+# alone: benchmarks/gpu_check.sh does).
+DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device here")])]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    return torch.device(request.param)
+
+
 def tiny_train(**overrides) -> TrainSpec:
     """LeNet 64-16-8-10 on digits, one epoch: about 23 optimizer steps."""
     base = dict(dataset="digits", model="lenet", epochs=1, batch_size=64, optimizer="sgd", lr=0.05,
