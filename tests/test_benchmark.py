@@ -30,3 +30,21 @@ def test_every_resnet_engine_setting_runs(bench):
     assert bench.resnet_plain_epoch(data, 0) > 0
     for members, settings in bench.RESNET_SETTINGS.values():
         assert bench.resnet_engine_epoch(data, min(members, 2), 0, **settings) > 0
+
+
+@pytest.mark.slow
+def test_the_gpu_check_runs_end_to_end_as_a_dry_run_on_the_cpu(tmp_path):
+    """benchmarks/gpu_check.sh --dry-run: tiny shapes on the CPU, every setting, the output copied to $OUT."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    root = PATH.parents[1]
+    env = {**os.environ, "OUT": str(tmp_path), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run(["bash", str(root / "benchmarks" / "gpu_check.sh"), "--dry-run"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    assert re.fullmatch(r"resnet20_trainings_per_gpu_hour=\d+", lines[-1]), lines[-1]
+    assert sum("vmap" in line for line in lines) == 8 and (tmp_path / "gpu_check.json").is_file()
