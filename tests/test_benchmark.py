@@ -47,4 +47,5 @@ def test_the_gpu_check_runs_end_to_end_as_a_dry_run_on_the_cpu(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.strip().splitlines()
     assert re.fullmatch(r"resnet20_trainings_per_gpu_hour=\d+", lines[-1]), lines[-1]
-    assert sum("vmap" in line for line in lines) == 8 and (tmp_path / "gpu_check.json").is_file()
+    settings = [line for line in lines if line.startswith("  ") and "ex/s per model" in line]
+    assert len(settings) == 16 and (tmp_path / "gpu_check.json").is_file()  # 2 batches × 2 precisions × 4
