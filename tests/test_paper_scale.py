@@ -1,8 +1,9 @@
 """A dry run of every paper-scale claim on the CPU: the claim modules, analyses and report exactly as
 `pytest claims --scale paper` runs them on a GPU, with the experiments shrunk (1 epoch, 2 rounds, 2 seeds,
 batch sizes ÷ 32) on fake MNIST and CIFAR-10 files. It shows the paper scale runs without code changes:
-ResNet-20 trained one at a time, its batch norm recomputed along interpolation paths, the second copies of
-non-stackable models, the reference values in the report. The verdicts on random data mean nothing."""
+ResNet-20 trained as vmapped populations (TrainSpec.stacking="vmap"), its batch norm recomputed along
+interpolation paths, its second trainings, the reference values in the report. The verdicts on random data
+mean nothing."""
 
 from __future__ import annotations
 
@@ -48,9 +49,9 @@ def test_every_paper_scale_claim_runs_on_a_cpu_dry_run(pytester, monkeypatch, tm
     data = tmp_path / "data"
     _fake_cifar10(data / "cifar10")
     _fake_mnist(data / "mnist", gz=False, n_train=80, n_test=32, side=28)
-    for name in ("resnet20-cifar10", "lenet-mnist"):
+    for name, stacking in (("resnet20-cifar10", "vmap"), ("lenet-mnist", "loop")):  # ResNet-20 stacked
         spec = presets.PRESETS[name]
-        one_epoch = spec.with_(train=dataclasses.replace(spec.train, epochs=1, milestones=()))
+        one_epoch = spec.with_(train=dataclasses.replace(spec.train, epochs=1, milestones=(), stacking=stacking))
         monkeypatch.setitem(presets.PRESETS, name, one_epoch)
     monkeypatch.setitem(registry.SETUPS, "paper", {k: _shrunk(s) for k, s in registry.SETUPS["paper"].items()})
 
@@ -63,5 +64,9 @@ def test_every_paper_scale_claim_runs_on_a_cpu_dry_run(pytester, monkeypatch, tm
     results = json.loads((tmp_path / "reports" / "paper" / "results.json").read_text())
     assert sorted(r["claim"] for r in results) == sorted(registry.CLAIMS)
     assert not [r for r in results if r["verdict"] in (ERROR, "NOT RUN")], results
+    specs = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*/spec.json")]
+    resnets = [s for s in specs if s["train"]["model"] == "resnet20"]
+    assert resnets and all(s["train"]["stacking"] == "vmap" for s in resnets)
+    assert any(s.get("copy_round") is not None for s in resnets)  # the instability's second trainings too
     report = (tmp_path / "reports" / "paper" / "REPORT.md").read_text()
     assert "Paper's reference values" in report and "resnet20 on cifar10" in report
