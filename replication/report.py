@@ -176,7 +176,9 @@ def _section(r: dict[str, Any]) -> list[str]:
            f"**The paper:** {r['statement']} ({r['figure']})", ""]
     if r["verdict"] == NOT_RUN:
         return out + [f"Not run at this scale: {r['reason']}", ""]
-    margins = "; ".join(f"{_fmt(p['margin'])} {p['unit']}" for p in r["parts"])
+    declared = [p for p in r.get("parts", []) if "rule" in p]  # results.json written before 0.2: its own margin
+    declared = declared or [{"margin": r.get("margin"), "unit": r.get("unit", "")}]
+    margins = "; ".join(f"{_fmt(p['margin'])} {p['unit']}" for p in declared)
     out += [f"**Comparison:** {r['comparison']}. Smallest effect of interest: {margins}.", ""]
     if r.get("configuration"):
         out += [f"**Configuration:** {r['configuration']}", ""]

@@ -1,0 +1,25 @@
+"""The report renders results.json records of this version and of the one before it (a merge of a new
+session's claims into an older report must not break the document)."""
+
+from replication.report import render, summary_table
+
+OLD = {  # a record as written before 0.2: effect and CI copied beside the decision, parts as decisions
+    "claim": "random-reinit-fails", "scale": "small", "verdict": "SUPPORTED", "number": 11, "statement": "s",
+    "figure": "f", "comparison": "c", "margin": 1.0, "unit": "points of accuracy", "effect": 2.0, "ci_low": 1.0,
+    "ci_high": 3.0, "p_value": 0.01, "n_seeds": 5, "reason": "r", "test": "t",
+    "decision": {"verdict": "SUPPORTED", "test": "t", "effect": 2.0, "ci_low": 1.0, "ci_high": 3.0,
+                 "p_value": 0.01, "n_seeds": 5, "parts": []},
+    "parts": [{"verdict": "SUPPORTED", "test": "t", "effect": 2.0, "ci_low": 1.0, "ci_high": 3.0}],
+}
+NEW = {"id": "random-reinit-fails", "claim": "random-reinit-fails", "scale": "small", "verdict": "SUPPORTED",
+       "number": 11, "statement": "s", "figure": "f", "comparison": "c", "reason": "r",
+       "parts": [{"rule": "superiority", "margin": 1.0, "unit": "points of accuracy"}],
+       "decision": {"verdict": "SUPPORTED", "test": "t", "effect": 2.0, "ci_low": 1.0, "ci_high": 3.0,
+                    "p_value": 0.01, "n_seeds": 5, "parts": []}}
+
+
+def test_old_and_new_records_render_alike():
+    for record in (OLD, NEW):
+        text = render([record], "small", {"commit": "abc"})
+        assert "Smallest effect of interest: 1 points of accuracy." in text
+        assert "| 2 [1, 3] | 0.01 | 5 |" in summary_table([record])
