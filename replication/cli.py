@@ -22,7 +22,7 @@ from .store import RunStore, StoreError
 
 USAGE_ERRORS = (SpecError, DataError, StoreError, ExecutorError, OptionError)
 COMMON = ("store", "device", "data_dir")  # every command that touches runs
-EXECUTION = ("executor", "ray_address", "cpus_per_task", "gpus_per_task")  # every command that computes them
+EXECUTION = ("executor", "ray_address", "cpus_per_task", "gpus_per_task", "population")  # commands that compute
 
 
 class UsageError(Exception):

@@ -41,8 +41,10 @@ class Executor(Protocol):
 
 @dataclass(frozen=True)
 class InProcess:
+    population: int | None = None  # most vmapped convnets trained at once (default: every one that can)
+
     def runs(self, specs, store, device, data_dir, data=None, progress=None) -> list[Run]:
-        return run_experiments(specs, store, device, data, data_dir, progress=progress)
+        return run_experiments(specs, store, device, data, data_dir, progress=progress, population=self.population)
 
 
 def families(specs: list[ExperimentSpec]) -> list[list[ExperimentSpec]]:
@@ -53,9 +55,10 @@ def families(specs: list[ExperimentSpec]) -> list[list[ExperimentSpec]]:
     return list(out.values())
 
 
-def _compute_family(specs: list[ExperimentSpec], store_root: str, device: str, data_dir: str | None) -> list[str]:
+def _compute_family(specs: list[ExperimentSpec], store_root: str, device: str, data_dir: str | None,
+                    population: int | None = None) -> list[str]:
     """The Ray task: compute (or resume, or just load) one family in the worker; return the hashes."""
-    run_experiments(specs, RunStore(store_root), device, data_dir=data_dir)
+    run_experiments(specs, RunStore(store_root), device, data_dir=data_dir, population=population)
     return [s.hash() for s in specs]
 
 
@@ -73,6 +76,7 @@ class RayExecutor:
     cpus_per_task: float = 1.0
     gpus_per_task: float = 0.0
     max_retries: int = 3  # a task whose worker dies is retried; it resumes from the store
+    population: int | None = None  # most vmapped convnets a task trains at once
 
     def connect(self):
         """Start or join the cluster (once per process) and check it has the GPUs a task asks for."""
@@ -105,7 +109,7 @@ class RayExecutor:
                                                    max_retries=self.max_retries)
         root = str(store.root.absolute())
         data_dir = str(Path(data_dir).expanduser().absolute()) if data_dir else None  # workers have other cwds
-        pending = {task.remote(family, root, device, data_dir): family for family in todo}
+        pending = {task.remote(family, root, device, data_dir, self.population): family for family in todo}
         bar = _bar(len(pending))
         try:
             while pending:
@@ -148,15 +152,17 @@ def _bar(total: int):
 
 
 def make_executor(name: str, address: str | None = None, device: str = "cpu", cpus_per_task: float = 1.0,
-                  gpus_per_task: float | None = None, connect: bool = False) -> Executor:
+                  gpus_per_task: float | None = None, connect: bool = False, population: int | None = None) -> Executor:
     """The executor a user asked for, checked before any work starts (a one-line error otherwise);
     connect=True also starts or joins the Ray cluster now, so an unreachable one fails up front."""
     if name not in EXECUTORS:
         raise ExecutorError(f"unknown executor {name!r}; use one of {', '.join(EXECUTORS)}")
+    if population is not None and population < 1:
+        raise ExecutorError(f"--population must be at least 1, got {population}")
     if name == "inprocess":
         if address:
             raise ExecutorError("--ray-address needs --executor ray")
-        return InProcess()
+        return InProcess(population)
     import_ray()
     if gpus_per_task is None:
         gpus_per_task = 1.0 if device.startswith("cuda") else 0.0
@@ -166,7 +172,7 @@ def make_executor(name: str, address: str | None = None, device: str = "cpu", cp
         # Ray hides every GPU from a task that asks for none, and shows a task only its own GPU(s) as cuda:0…
         raise ExecutorError(f"with --executor ray, use --device cuda (not {device}) and --gpus-per-task > 0: "
                             f"Ray gives each task its own GPU")
-    executor = RayExecutor(address, cpus_per_task, gpus_per_task)
+    executor = RayExecutor(address, cpus_per_task, gpus_per_task, population=population)
     if connect:
         executor.connect()
     return executor

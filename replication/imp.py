@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -59,7 +60,7 @@ class _InFlight:
     """One experiment being computed: its spec, initial weights and the rounds it has so far."""
 
     spec: ExperimentSpec
-    path: object
+    path: Path
     init: dict[str, torch.Tensor]
     history: list[RoundRecord] = field(default_factory=list)
     source: "_InFlight | None" = None  # whose rounds it reads: a control's IMP run, a copy's own run
@@ -86,11 +87,13 @@ def run_experiment(spec: ExperimentSpec, store: RunStore, device: str = "cpu", d
 
 def run_experiments(specs: list[ExperimentSpec], store: RunStore, device: str = "cpu",
                     data: TensorData | None = None, data_dir: str | None = None,
-                    progress: Progress | None = None, stack: bool = True) -> list[Run]:
+                    progress: Progress | None = None, stack: bool = True,
+                    population: int | None = None) -> list[Run]:
     """Compute (or load, or resume) several experiments and return their runs, in order.
 
     Controls and copies pull in the runs they read. Experiments with the same
-    training settings advance round by round as one population (population.py).
+    training settings advance round by round as one population (population.py),
+    vmapped convnets in populations of at most `population` (default: all of them).
     Each run is read from the store at most once.
     """
     wanted = list(dict.fromkeys(specs))
@@ -100,25 +103,26 @@ def run_experiments(specs: list[ExperimentSpec], store: RunStore, device: str = 
     if len(datasets) > 1:  # one dataset in memory at a time
         for name in datasets:
             part = [s for s in pending if s.train.dataset == name]
-            finished.update(zip(part, run_experiments(part, store, device, None, data_dir, progress, stack)))
+            finished.update(zip(part, run_experiments(part, store, device, None, data_dir, progress, stack,
+                                                      population)))
     elif pending:
         if data is None:
             data = load_dataset(pending[0].train.dataset, data_dir).to(device)
         for spec in pending:
             check_fits(spec, data)  # before anything is written
-        finished.update(_compute(pending, store, data, progress, stack))
+        finished.update(_compute(pending, store, data, progress, stack, population))
     return [finished[s] for s in wanted]
 
 
 def _compute(pending: list[ExperimentSpec], store: RunStore, data: TensorData, progress: Progress | None,
-             stack: bool) -> dict[ExperimentSpec, Run]:
+             stack: bool, population: int | None) -> dict[ExperimentSpec, Run]:
     everything = _with_sources(pending)
     with contextlib.ExitStack() as locks:
         for spec in sorted(everything, key=ExperimentSpec.hash):  # one order, so two processes cannot deadlock
             locks.enter_context(store.lock(spec))
         flights = _flights(everything, store, data)
         for group in _groups(flights.values()):
-            _advance(group, store, data, progress, stack)
+            _advance(group, store, data, progress, stack, population)
     return {s: flights[s].run() for s in pending}
 
 
@@ -169,7 +173,7 @@ def _groups(flights) -> list[list[_InFlight]]:
 
 
 def _advance(group: list[_InFlight], store: RunStore, data: TensorData, progress: Progress | None,
-             stack: bool) -> None:
+             stack: bool, population: int | None) -> None:
     """Step by step through the rounds: read back what the store has, train the rest together.
 
     The group is in source-first order, so a control sees its IMP run's round (and a copy its run's)
@@ -178,7 +182,7 @@ def _advance(group: list[_InFlight], store: RunStore, data: TensorData, progress
     for index in range(last + 1):
         todo = [f for f in group if _needs_round(f, index, store, progress)]
         if todo:
-            for f, record in zip(todo, _train_round(todo, index, data, stack)):
+            for f, record in zip(todo, _train_round(todo, index, data, stack, population)):
                 if index == 0 and f.rewind is not None and f.spec.copy_round is None:
                     store.save_extra(f.spec, "rewind.pt", f.rewind)
                 store.save_round(f.spec, record)
@@ -297,7 +301,8 @@ def _captures_rewind(f: _InFlight, index: int) -> bool:
     return f.spec.prune.reset == "rewind" and index == 0 and f.spec.copy_round is None
 
 
-def _train_round(flights: list[_InFlight], index: int, data: TensorData, stack: bool) -> list[RoundRecord]:
+def _train_round(flights: list[_InFlight], index: int, data: TensorData, stack: bool,
+                 population: int | None = None) -> list[RoundRecord]:
     """Train this step's round of every experiment, stacked where possible; returns their records."""
     tic = time.perf_counter()
     device = data.x_train.device
@@ -311,11 +316,14 @@ def _train_round(flights: list[_InFlight], index: int, data: TensorData, stack: 
     # Stackable experiments always go through the population trainer, even alone, so that
     # a run's bits never depend on which other runs were computed beside it.
     stackable = stack and not any(_captures_rewind(f, index) for f in flights)
-    population = [Member(plan.start, mask, plan.noise_seed, plan.optima) for _, _, plan, mask in jobs]
+    members = [Member(plan.start, mask, plan.noise_seed, plan.optima) for _, _, plan, mask in jobs]
     if stackable and can_stack(spec.train.model, spec.train):
-        trained, outcomes = train_population(population, data, spec.train, spec.repel_lambda)
+        trained, outcomes = train_population(members, data, spec.train, spec.repel_lambda)
     elif stackable and can_vmap(spec.train.model, spec.train.stacking):
-        trained, outcomes = train_conv_population(jobs[0][1], population, data, spec.train, spec.repel_lambda)
+        size = population or len(members)
+        chunks = [train_conv_population(jobs[0][1], members[i:i + size], data, spec.train, spec.repel_lambda)
+                  for i in range(0, len(members), size)]
+        trained, outcomes = [t for c in chunks for t in c[0]], [o for c in chunks for o in c[1]]
     else:
         trained, outcomes = zip(*(_train_single(f, model, plan, mask, index, data) for f, model, plan, mask in jobs))
     seconds = (time.perf_counter() - tic) / len(flights)

@@ -53,6 +53,9 @@ class SessionOptions:
     cpus_per_task: float = _flag("CPUs each Ray task asks for (default 1)", kind=float, default=1.0)
     gpus_per_task: float | None = _flag("GPUs each Ray task asks for (default: 1 with --device cuda, else 0)",
                                         kind=float)
+    population: int | None = _flag("most convnets trained as one vmapped population (TrainSpec.stacking='vmap'); "
+                                   "default: all that train alike. On a GPU, gpu_check.sh prints what fits. With "
+                                   "vmap a member's last bits depend on its company, so keep it fixed", kind=int)
     allow_cpu: bool = _flag("run gpu-marked (paper-scale) claims on the CPU anyway: slow, for dry runs",
                             kind=bool, default=False)
     update_readme: bool = _flag("also copy the smoke summary table into README.md (a maintainer's step)",
@@ -115,7 +118,7 @@ class SessionOptions:
 
         try:
             return make_executor(self.executor, self.ray_address, self.device, self.cpus_per_task,
-                                 self.gpus_per_task, connect=connect)
+                                 self.gpus_per_task, connect=connect, population=self.population)
         except ExecutorError as err:
             raise OptionError(str(err)) from None
 

@@ -55,6 +55,7 @@ CLI = [
     (["run", "all", "--seeds", "1"], "--seeds must be at least 2"),
     (["report", "--store", MISSING], "--no-train only reads a store that holds runs"),
     (["status", "--data-dir", MISSING], "does not exist; pass --data-dir"),
+    (["imp", "--preset", "lenet-digits", "--population", "0"], "--population must be at least 1"),
 ]
 PYTEST = [
     (["--scale", "huge"], "invalid choice: 'huge'"),
@@ -67,6 +68,7 @@ PYTEST = [
     (["--no-train", "--store", MISSING], "--no-train only reads a store that holds runs"),
     (["--executor", "dask"], "invalid choice: 'dask'"),
     (["--ray-address", "10.0.0.1:6379"], "--ray-address needs --executor ray"),
+    (["--population", "0"], "--population must be at least 1"),
 ]
 LENET = preset("lenet-digits")
 SPECS = [

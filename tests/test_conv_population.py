@@ -145,3 +145,13 @@ def test_imp_trains_convnets_either_way_and_names_the_way_in_the_hash(digits, tm
                            RunStore(tmp_path), device=str(device), data=digits.to(device))
     assert all(run.complete and len(run.rounds) == n for run, n in zip(runs, (3, 3, 1)))
     assert runs[0].rounds[2].metrics["density"] < 0.7 and runs[0].rounds[2].metrics["test_acc"] > 0.2
+
+
+def test_a_population_cap_splits_the_vmapped_members_and_each_part_trains_alone(digits, tmp_path):
+    """--population 1: every member is its own vmapped population, so its bits are those of training it alone."""
+    spec = tiny_spec(rounds=1, model="conv4", init="kaiming_normal", model_args=(), stacking="vmap")
+    specs = [spec.with_(init_seed=s, noise_seed=s) for s in range(3)]
+    capped = run_experiments(specs, RunStore(tmp_path / "capped"), data=digits, population=1)
+    alone = run_experiments(specs[2:], RunStore(tmp_path / "alone"), data=digits)
+    for a, b in zip(capped[2].rounds, alone[0].rounds):
+        assert all(torch.equal(a.trained[n], b.trained[n]) for n in a.trained)
