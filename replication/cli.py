@@ -14,19 +14,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .data import DataError, load_dataset
-from .executors import ExecutorError
+from . import __version__
 from .options import OptionError, SessionOptions, add_flags
 from .spec import CONTROLS, SpecError, TrainSpec
-from .store import RunStore, StoreError
 
-USAGE_ERRORS = (SpecError, DataError, StoreError, ExecutorError, OptionError)
 COMMON = ("store", "device", "data_dir")  # every command that touches runs
 EXECUTION = ("executor", "ray_address", "cpus_per_task", "gpus_per_task", "population")  # commands that compute
 
 
 class UsageError(Exception):
     pass
+
+
+def usage_errors() -> tuple[type[Exception], ...]:
+    """The errors that are the user's to fix: one line and exit 2. Imported on use: they load torch."""
+    from .data import DataError
+    from .executors import ExecutorError
+    from .store import StoreError
+
+    return SpecError, DataError, StoreError, ExecutorError, OptionError, UsageError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,6 +81,7 @@ def parse_seeds(text: str) -> list[int]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="replication", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"replication {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     imp = sub.add_parser("imp", help="run one IMP experiment (or a control) and print accuracy by density",
                          epilog="example: replication imp --preset lenet-digits --rounds 20 --seed 0-7 --control reinit",
@@ -126,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
             return _status(options)
         if args.command in ("run", "report"):
             return _pytest_claims(args, options)
-    except USAGE_ERRORS + (UsageError,) as err:
+    except Exception as err:
+        if not isinstance(err, usage_errors()):
+            raise
         print(f"replication: error: {err}", file=sys.stderr)
         return 2
     return 0
@@ -158,6 +167,7 @@ def _status(options: SessionOptions) -> int:
     """Per claim: finished runs, rounds done, and the remaining cost estimated from stored round times."""
     from .imp import n_rounds
     from .registry import CLAIMS, SETUPS
+    from .store import RunStore, StoreError
 
     store, scale = RunStore(options.store), options.scale or "smoke"
     if store.root.exists() and not os.access(store.root, os.R_OK):
@@ -209,7 +219,9 @@ def _pytest_claims(args: argparse.Namespace, options: SessionOptions) -> int:
 
 def _imp(args: argparse.Namespace, options: SessionOptions) -> int:
     from .accuracy import accuracy_by_density
+    from .data import load_dataset
     from .imp import check_fits
+    from .store import RunStore
     from .presets import preset
     from .progress import RoundPrinter
 

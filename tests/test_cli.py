@@ -113,3 +113,19 @@ def test_status_counts_finished_running_and_missing_runs(env, capsys, monkeypatc
         assert main(["status", "--scale", "smoke", "--store", str(env)]) == 0
     out = capsys.readouterr().out
     assert "runs 1/4 finished, 1 running, 2 missing or partial; rounds 2/8, remaining ~" in out
+
+
+def test_help_and_version_answer_without_importing_torch():
+    """`replication --help` should not pay torch's 1.5 s import: the CLI and the package load it on use."""
+    import subprocess
+    import sys
+
+    code = ("import io, sys, contextlib\nfrom replication import cli\n"
+            "for argv in (['--help'], ['run', '--help'], ['imp', '--help'], ['--version']):\n"
+            "    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()) as out:\n"
+            "        cli.main(argv)\n"
+            "print('torch' in sys.modules, out.getvalue().strip())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    from replication import __version__
+
+    assert done.stdout.split() == ["False", "replication", __version__], done.stderr
