@@ -99,7 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--set", type=parse_setting, action="append", default=[], metavar="KEY=VALUE",
                      help="replace any training setting of the preset, e.g. --set momentum=0.8 (repeatable)")
     add_flags(imp.add_argument, COMMON + EXECUTION)
-    sub.add_parser("presets", help="list the named settings", epilog="example: replication presets")
+    presets = sub.add_parser("presets", help="list the named settings, or every setting of one",
+                             epilog="examples: replication presets\n          replication presets --show resnet20-cifar10",
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    presets.add_argument("--show", metavar="NAME", help="print every training and pruning setting of one preset")
     sub.add_parser("claims", help="list the paper's claims with their figures and the scales they run at",
                    epilog="example: replication claims")
     run = sub.add_parser("run", help="run claims (the same code path as pytest) and write the report",
@@ -124,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("imp", "run", "status", "report"):
             options.check(store=args.command != "status")
         if args.command == "presets":
-            return _presets()
+            return _presets(args.show)
         if args.command == "imp":
             return _imp(args, options)
         if args.command == "claims":
@@ -141,9 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _presets() -> int:
-    from .presets import PRESETS, TABLE_1
+def _presets(show: str | None = None) -> int:
+    from .presets import PRESETS, TABLE_1, preset
 
+    if show is not None:
+        spec = preset(show)  # an unknown name is a SpecError: one line, exit 2
+        for part, fields in (("train", spec.train), ("prune", spec.prune)):
+            for f in dataclasses.fields(fields):
+                print(f"{part}.{f.name:16s} {getattr(fields, f.name)!r}")
+        return 0
     for name, spec in PRESETS.items():
         t = spec.train
         tag = "Table 1" if name in TABLE_1 else "CPU"
@@ -214,7 +223,23 @@ def _pytest_claims(args: argparse.Namespace, options: SessionOptions) -> int:
     if args.command == "run" and args.claim != ["all"]:
         argv += ["-k", " or ".join(c.replace("-", "_") for c in args.claim)]
     code = int(pytest.main(argv))
+    if args.command == "run":
+        _print_verdicts(Path(options.report_dir) / selected.scale / "results.json",
+                        set(CLAIMS) if args.claim == ["all"] else set(args.claim))
     return 0 if code == 5 else code  # 5: nothing selected is not a failure of the harness
+
+
+def _print_verdicts(results: Path, claims: set[str]) -> None:
+    """The verdicts of the claims just run, as the report's summary table, on stdout."""
+    import json
+
+    from .report import summary_table
+
+    if not results.is_file():
+        return
+    ran = [r for r in json.loads(results.read_text()) if r["claim"] in claims]
+    if ran:
+        print(summary_table(ran))
 
 
 def _imp(args: argparse.Namespace, options: SessionOptions) -> int:

@@ -56,6 +56,7 @@ CLI = [
     (["report", "--store", MISSING], "--no-train only reads a store that holds runs"),
     (["status", "--data-dir", MISSING], "does not exist; pass --data-dir"),
     (["imp", "--preset", "lenet-digits", "--population", "0"], "--population must be at least 1"),
+    (["presets", "--show", "nope"], "unknown preset 'nope'; choose one of"),
 ]
 PYTEST = [
     (["--scale", "huge"], "invalid choice: 'huge'"),

@@ -76,6 +76,18 @@ def test_presets_command_lists_every_preset(capsys):
     assert all(name in out for name in PRESETS)
 
 
+def test_presets_show_prints_every_setting_of_one_preset(capsys):
+    import dataclasses
+
+    from replication.presets import preset
+
+    assert main(["presets", "--show", "resnet20-cifar10"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    spec = preset("resnet20-cifar10")
+    assert len(lines) == len(dataclasses.fields(spec.train)) + len(dataclasses.fields(spec.prune))
+    assert "train.lr               0.1" in lines and "prune.rounds           25" in lines
+
+
 def test_tiny_run_prints_a_table_and_the_run_folder(env, capsys):
     code = main(["imp", "--preset", "lenet-digits", "--rounds", "1", "--epochs", "1", "--seed", "0",
                  "--control", "reinit", "--store", str(env)])
@@ -129,3 +141,14 @@ def test_help_and_version_answer_without_importing_torch():
     from replication import __version__
 
     assert done.stdout.split() == ["False", "replication", __version__], done.stderr
+
+
+@pytest.mark.slow
+def test_run_ends_with_the_verdict_table_on_stdout(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = main(["run", "random-reinit-fails", "--seeds", "2", "--store", str(tmp_path / "runs"),
+                 "--report-dir", str(tmp_path / "reports")])
+    out = capsys.readouterr().out
+    assert code in (0, 1)  # the verdict is whatever two seeds give; the table must be there either way
+    table = out[out.index("| # | claim |"):]
+    assert "`random-reinit-fails`" in table and table.count("\n| 11 |") == 1
