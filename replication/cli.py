@@ -164,6 +164,7 @@ def _presets(show: str | None = None) -> int:
 def _claims() -> int:
     from .registry import CLAIMS, SCALES, SETUPS
 
+    print("The paper's setup, measures and claims in full: docs/paper.md in the repository.\n")
     for claim in CLAIMS.values():
         scales = [s for s in SCALES if claim.id in SETUPS[s]] or ["none yet"]
         print(f"{claim.number:>2}  {claim.id:36s} {claim.figure}")

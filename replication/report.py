@@ -43,7 +43,7 @@ class Evidence:
     figures: list[Figure] = field(default_factory=list)
     configuration: str = ""
     differs: str = ""
-    reference: str = ""  # the paper's values, where PAPER.md has them
+    reference: str = ""  # the paper's values, where docs/paper.md has them
 
     def __add__(self, other: "Evidence") -> "Evidence":
         return Evidence(self.tables + other.tables, self.figures + other.figures,

@@ -1,4 +1,4 @@
-"""The claim registry: every claim of PAPER.md is declared once, at every scale, and the
+"""The claim registry: every claim of docs/paper.md is declared once, at every scale, and the
 paper-scale experiments are the paper's own (Table 1 presets, Fig. 1 batch sizes, 25 rounds)."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def test_paper_scale_is_the_papers_experiment(claim_id):
 
 
 def test_paper_scale_roles_of_the_batch_sizes():
-    """Stable means 2048 (or 1024), unstable 128, semistable 512 (PAPER.md, 'The claims')."""
+    """Stable means 2048 (or 1024), unstable 128, semistable 512 (docs/paper.md, "The claims")."""
     paper = SETUPS["paper"]
     assert paper["stable-training-finds-tickets"].small_batch == 128
     assert paper["stable-training-finds-tickets"].large_batch == 2048
@@ -51,7 +51,7 @@ def test_paper_scale_roles_of_the_batch_sizes():
     assert paper["instability-predicts-tickets"].instability_rounds == (5, 10, 15)
     for claim_id in ("warmup-helps-semistable", "weight-decay-hurts-semistable"):
         assert paper[claim_id].small_batch == 512
-    assert paper["warmup-helps-semistable"].warmup_epochs == 10  # PAPER.md: warm-up over the first 10 epochs
+    assert paper["warmup-helps-semistable"].warmup_epochs == 10  # docs/paper.md: warm-up over the first 10 epochs
     assert paper["repellence-removes-tickets"].repel == 2.0 and paper["repellence-removes-tickets"].large_batch == 2048
     assert paper["attraction-rescues-unstable"].repel == -1.0 and paper["attraction-rescues-unstable"].small_batch == 128
 
