@@ -30,6 +30,7 @@ from torch.func import functional_call, vmap
 from .data import TensorData, augment, epoch_order
 from .masks import prunable_names
 from .population import Member
+from .spec import TrainSpec
 from .training import TrainOutcome, autocast, lr_factor, make_optimizer, steps_per_epoch, tf32
 
 STACKABLE = ("conv2", "conv4", "conv6", "resnet20", "vgg16")  # ResNet-50 trains one at a time
@@ -83,14 +84,14 @@ class StackedRepellence:
         return self.strength * (cos ** 2).mean(dim=1)
 
 
-def train_conv_population(template: nn.Module, members: list[Member], data: TensorData, spec,
+def train_conv_population(template: nn.Module, members: list[Member], data: TensorData, spec: TrainSpec,
                           repel: float = 0.0) -> tuple[list[dict], list[TrainOutcome]]:
     """Train every member for spec.epochs; returns (state dicts, outcomes) in member order."""
     with tf32(spec):
         return _train(template, members, data, spec, repel)
 
 
-def _train(template: nn.Module, members: list[Member], data: TensorData, spec,
+def _train(template: nn.Module, members: list[Member], data: TensorData, spec: TrainSpec,
            repel: float) -> tuple[list[dict], list[TrainOutcome]]:
     device = data.x_train.device
     net = StackedNet(template, members, device)
@@ -99,8 +100,7 @@ def _train(template: nn.Module, members: list[Member], data: TensorData, spec,
     optimizer = make_optimizer(list(net.params.values()), spec)
     generators = [torch.Generator(device=device).manual_seed(m.noise_seed) for m in members]
     per_epoch, k = steps_per_epoch(data.n_train, spec.batch_size), len(members)
-    first_bad = torch.full((k,), -1, dtype=torch.long, device=device)
-    stopped = torch.zeros(k, dtype=torch.bool)  # read from first_bad once per epoch
+    first_bad = torch.full((k,), -1, dtype=torch.long, device=device)  # each member's first non-finite step
     step = 0
     for _ in range(spec.epochs):
         orders = [epoch_order(data.n_train, g).split(spec.batch_size) for g in generators]
@@ -120,8 +120,7 @@ def _train(template: nn.Module, members: list[Member], data: TensorData, spec,
             optimizer.step()
             net.apply_masks()
             step += 1
-        stopped = first_bad.cpu() >= 0  # the one read of the epoch
-        if bool(stopped.all()):
+        if bool((first_bad.cpu() >= 0).all()):  # the one read of the epoch: every member has diverged
             break
     bad = first_bad.tolist()
     return ([net.state_dict(i) for i in range(k)],
