@@ -15,7 +15,7 @@ from replication.pytest_plugin import pytest_addoption
 
 FIELDS = {flag(f.name): f for f in dataclasses.fields(SessionOptions)}
 CLI_ONLY = {"--preset", "--rounds", "--seed", "--control", "--batch-size", "--lr", "--epochs", "--warmup-epochs",
-            "--prune-fraction", "--set", "--help"}  # imp's experiment settings, not session options
+            "--prune-fraction", "--set", "--show", "--help"}  # imp's experiment settings, presets --show
 
 
 def _pytest_flags() -> dict[str, str]:
