@@ -67,7 +67,7 @@ class _InFlight:
     rewind: dict[str, torch.Tensor] | None = None
     stored: bool = False  # complete in the store before this call: nothing to train or write
     stopped: bool = False  # diverged, or its source has no round to give
-    next_mask: tuple | None = None  # (round, mask, threshold) pruned for the round about to be trained
+    planned: "tuple[int, _Round] | None" = None  # the step about to be trained, planned once for all who read it
 
     def turn(self, index: int) -> bool:
         """Whether this experiment trains (or reads back) a round at step `index` of the schedule."""
@@ -235,35 +235,34 @@ class _Round:
 
 
 def _plan(f: _InFlight, index: int, data: TensorData) -> _Round:
-    """Round `index` of `f`, planned from its rounds before it (or read from its record, if it has one)."""
+    """Round `index` of `f`: read from its record if it has one, else planned from the rounds before it.
+    Planned once per step: the run itself, its controls (its mask) and its copies (all of it) read it."""
+    if f.planned is not None and f.planned[0] == index:
+        return f.planned[1]
     spec = f.spec
     if spec.copy_round is not None:  # the source's round again, with noise of its own
-        return dataclasses.replace(_plan(f.source, index, data), noise_seed=copy_noise_seed(spec, index))
-    mask, threshold = _round_mask(f, index)
-    start = f.history[index].start if index < len(f.history) else _start_weights(f, index, mask, data)
-    return _Round(start, mask, threshold, round_noise_seed(spec, index), _optima(spec, f.history[:index]))
-
-
-def _round_mask(f: _InFlight, index: int) -> tuple[M.Mask | None, float]:
-    """(mask, pruning threshold) of round `index`; None for the dense round."""
-    if index == 0:
-        return None, 0.0
-    if index < len(f.history):
+        plan = dataclasses.replace(_plan(f.source, index, data), noise_seed=copy_noise_seed(spec, index))
+    elif index < len(f.history):
         record = f.history[index]
-        return record.mask, record.metrics["threshold"]
-    if f.next_mask is None or f.next_mask[0] != index:  # pruned once, read by the run and its controls
-        f.next_mask = (index, *_pruned_mask(f, index))
-    return f.next_mask[1], f.next_mask[2]
+        plan = _Round(record.start, record.mask if index > 0 else None, record.metrics["threshold"],
+                      round_noise_seed(spec, index), _optima(spec, f.history[:index]))
+    else:
+        mask, threshold = _pruned_mask(f, index, data) if index > 0 else (None, 0.0)
+        plan = _Round(_start_weights(f, index, mask, data), mask, threshold, round_noise_seed(spec, index),
+                      _optima(spec, f.history[:index]))
+    f.planned = (index, plan)
+    return plan
 
 
-def _pruned_mask(f: _InFlight, index: int) -> tuple[M.Mask, float]:
+def _pruned_mask(f: _InFlight, index: int, data: TensorData) -> tuple[M.Mask, float]:
+    """(mask, pruning threshold) of round `index` > 0, pruned from the round before or copied from IMP."""
     spec = f.spec
     if spec.control != "imp":
-        parent, threshold = _round_mask(f.source, index)
+        parent = _plan(f.source, index, data)
         if spec.control == "reinit":
-            return parent, threshold
+            return parent.mask, parent.threshold
         generator = torch.Generator().manual_seed(derive_seed(spec.init_seed, "random-prune", index))
-        return M.random_mask_like(parent, generator), 0.0
+        return M.random_mask_like(parent.mask, generator), 0.0
     p = spec.prune
     if p.strategy == "oneshot":
         dense = f.history[0]
