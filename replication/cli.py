@@ -215,18 +215,17 @@ def _pytest_claims(args: argparse.Namespace, options: SessionOptions) -> int:
     if options.scale == "paper" and args.command == "run" and not options.device.startswith("cuda"):
         raise UsageError("the paper scale runs on the GPU: pass --device cuda "
                          "(a CPU dry run is `pytest claims --scale paper --allow-cpu`)")
-    if args.command == "run" and args.claim != ["all"]:
-        unknown = [c for c in args.claim if c not in CLAIMS]
-        if unknown:
-            raise UsageError(f"unknown claim {unknown[0]!r}; see `replication claims` for the ids")
+    chosen = args.claim if args.command == "run" and args.claim != ["all"] else None  # None: every claim
+    unknown = [c for c in chosen or [] if c not in CLAIMS]
+    if unknown:
+        raise UsageError(f"unknown claim {unknown[0]!r}; see `replication claims` for the ids")
     selected = dataclasses.replace(options, scale=options.scale or "smoke")
     argv = [str(claims_dir), *selected.pytest_args(), "-p", "no:cacheprovider", "-q"]
-    if args.command == "run" and args.claim != ["all"]:
-        argv += ["-k", " or ".join(c.replace("-", "_") for c in args.claim)]
+    if chosen:
+        argv += ["-k", " or ".join(c.replace("-", "_") for c in chosen)]
     code = int(pytest.main(argv))
     if args.command == "run":
-        _print_verdicts(Path(options.report_dir) / selected.scale / "results.json",
-                        set(CLAIMS) if args.claim == ["all"] else set(args.claim))
+        _print_verdicts(Path(options.report_dir) / selected.scale / "results.json", set(chosen or CLAIMS))
     return 0 if code == 5 else code  # 5: nothing selected is not a failure of the harness
 
 
@@ -247,9 +246,9 @@ def _imp(args: argparse.Namespace, options: SessionOptions) -> int:
     from .accuracy import accuracy_by_density
     from .data import load_dataset
     from .imp import check_fits
-    from .store import RunStore
     from .presets import preset
     from .progress import RoundPrinter
+    from .store import RunStore
 
     overrides = {k: v for k, v in {"batch_size": args.batch_size, "lr": args.lr, "epochs": args.epochs,
                                    "warmup_epochs": args.warmup_epochs}.items() if v is not None}

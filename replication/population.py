@@ -52,7 +52,8 @@ class _StackedLinear(torch.autograd.Function):
     """x @ wᵀ + b for every member, with the weight gradient computed directly as gᵀ @ x.
 
     Autograd's baddbmm backward makes xᵀ @ g (K×in×out) and then copies it, transposed, into
-    the K×out×in gradient, a strided copy as large as the weights (benchmarks/README.md). `dtype` is the matmul precision: bfloat16 for precision='bf16' (matmuls in
+    the K×out×in gradient, a strided copy as large as the weights (benchmarks/README.md). `dtype` is
+    the matmul precision: bfloat16 for precision='bf16' (matmuls in
     bf16 as under autocast, but the bias gradient summed in the weights' precision), while the
     weights and their gradients keep their own dtype (float32).
     """

@@ -187,8 +187,7 @@ def outcome(result: ClaimResult) -> None:
     Where the record names the parts it is about (`Setup.refuted_parts`), any
     other part that is not SUPPORTED fails too.
     """
-    reason = result.decision.reason if result.decision is not None else result.reason
-    message = f"{result.claim['id']} [{result.scale}]: {result.verdict} — {reason}"
+    message = f"{result.claim['id']} [{result.scale}]: {result.verdict} — {result.explanation}"
     lapsed = [i for i, part in enumerate(result.parts, 1)
               if result.refuted_parts and i not in result.refuted_parts and part["verdict"] != SUPPORTED]
     if result.known_refuted and lapsed:

@@ -69,6 +69,11 @@ class ClaimResult:
         return self.decision.verdict if self.decision is not None else NOT_RUN
 
     @property
+    def explanation(self) -> str:
+        """Why the verdict is what it is: the decision's reason, or why the claim was not run."""
+        return self.decision.reason if self.decision is not None else self.reason
+
+    @property
     def parts(self) -> list[dict[str, Any]]:
         """Each part's decision, as a dict (a claim of one part: its decision)."""
         return [] if self.decision is None else self.decision.parts or [self.decision.to_dict()]
@@ -76,7 +81,7 @@ class ClaimResult:
     def to_dict(self) -> dict[str, Any]:
         """The results.json record: the claim's fields at the top, the decision once, beneath."""
         return {**self.claim, "claim": self.claim["id"], "scale": self.scale, "verdict": self.verdict,
-                "reason": self.decision.reason if self.decision else self.reason,
+                "reason": self.explanation,
                 "decision": self.decision.to_dict() if self.decision else None,
                 "wall_seconds": self.wall_seconds, **asdict(self.evidence),
                 "known_refuted": self.known_refuted, "refuted_parts": self.refuted_parts}
