@@ -339,24 +339,18 @@ def _record_inputs(model: nn.Module) -> list[torch.Tensor]:
     return seen
 
 
-def test_instability_uses_test_error_at_30_points():
-    """LII on the test split: 75 − 25 = 50 points (the train split would give 100); 30 evaluations of x_test."""
-    assert LII_POINTS == 30
+@pytest.mark.parametrize("measure, points, split, expected", [
+    (instability, LII_POINTS, "x_test", 50.0),  # 75 − 25 (the train split would give 100)
+    (error_barrier, BARRIER_POINTS, "x_train", 100.0),  # 100 − 0 (the test split would give 50)
+], ids=["LII on test error", "successive barrier on training error"])
+def test_each_measure_reads_its_split_at_its_point_count(measure, points, split, expected):
+    """LII: test error at 30 points; the barrier between rounds: training error at 20 (the paper's counts)."""
+    assert (LII_POINTS, BARRIER_POINTS) == (30, 20)
     model = _product_model()
     seen = _record_inputs(model)
-    assert instability(model, W1, W2, TOY) == pytest.approx(50.0)
-    assert len(seen) == 30
-    assert all(torch.equal(x, TOY.x_test) for x in seen)
-
-
-def test_error_barrier_uses_train_error_at_20_points():
-    """Barrier on the train split: 100 − 0 = 100 points (the test split would give 50); 20 evaluations of x_train."""
-    assert BARRIER_POINTS == 20
-    model = _product_model()
-    seen = _record_inputs(model)
-    assert error_barrier(model, W1, W2, TOY) == pytest.approx(100.0)
-    assert len(seen) == 20
-    assert all(torch.equal(x, TOY.x_train) for x in seen)
+    assert measure(model, W1, W2, TOY) == pytest.approx(expected)
+    assert len(seen) == points
+    assert all(torch.equal(x, getattr(TOY, split)) for x in seen)
 
 
 def test_unknown_batchnorm_handling_is_rejected():
