@@ -70,6 +70,28 @@ def low_density_accuracy(runs: list[Run], max_density: float, rounds_of: Run | N
     return mean_over_rounds(runs, rounds_at_or_below(rounds_of or runs[0], max_density))
 
 
+def dense_accuracy(runs: list[Run]) -> np.ndarray:
+    """Each run's dense network (round 0): its test accuracy (%), NaN where it diverged."""
+    return mean_over_rounds(runs, [0])
+
+
+def ticket_minus_dense(tickets: list[Run], max_density: float) -> np.ndarray:
+    """Per seed: the ticket's mean test accuracy over the rounds at or below max_density minus its own dense
+    network's (points). A winning ticket, in the paper's sense, retrains to the dense accuracy: this is ≥ 0."""
+    return low_density_accuracy(tickets, max_density) - dense_accuracy(tickets)
+
+
+def failed_to_train(runs: list[Run], tickets: list[Run], max_density: float, classes: int,
+                    floor: float) -> np.ndarray:
+    """Per seed: did the run fail to train at the low densities? Its mean test accuracy there is below chance
+    plus `floor` of its ticket's dense gain over chance (diverged counts as failed). A ticket's advantage
+    over a control that failed is a confound, not a win."""
+    chance = 100.0 / classes
+    accuracy = low_density_accuracy(runs, max_density, tickets[0])
+    bar = chance + floor * (dense_accuracy(tickets) - chance)
+    return ~(accuracy >= bar)
+
+
 def ticket_advantage(tickets: list[Run], reinits: list[Run], max_density: float) -> np.ndarray:
     """Per seed: the ticket's mean test accuracy minus its random reinitialization's (points), over the
     rounds at or below max_density."""

@@ -114,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="what is stored, finished, partial or missing for a scale",
                             epilog="example: replication status --scale smoke --store runs")
     add_flags(status.add_argument, ("scale",) + COMMON)
+    probe = sub.add_parser("probe", help="the stability probe: which batch sizes are unstable, semistable and "
+                                         "stable at a scale (dense and early-round LII)",
+                           epilog="example: replication probe --scale smoke --store runs")
+    add_flags(probe.add_argument, ("scale",) + COMMON + EXECUTION)
     report = sub.add_parser("report", help="rebuild the report from the run store, without training",
                             epilog="example: replication report --scale smoke --store runs")
     add_flags(report.add_argument, ("scale", "report_dir") + COMMON)
@@ -124,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         options = SessionOptions.read({**vars(args), "no_train": args.command == "report"})
-        if args.command in ("imp", "run", "status", "report"):
+        if args.command in ("imp", "run", "status", "report", "probe"):
             options.check(store=args.command != "status")
         if args.command == "presets":
             return _presets(args.show)
@@ -134,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             return _claims()
         if args.command == "status":
             return _status(options)
+        if args.command == "probe":
+            return _probe(options)
         if args.command in ("run", "report"):
             return _pytest_claims(args, options)
     except Exception as err:
@@ -200,6 +206,32 @@ def _status(options: SessionOptions) -> int:
         print(f"{CLAIMS[claim_id].number:>2} {claim_id:36s} runs {finished}/{len(specs)} finished, "
               f"{running} running, {len(specs) - finished - running} missing or partial; "
               f"rounds {done_rounds}/{total}, remaining {cost}")
+    return 0
+
+
+def _probe(options: SessionOptions) -> int:
+    """Runs a scale's stability probe (stored, resumable) and prints each batch size's LII and regime."""
+    from . import probe
+    from .lab import Session
+    from .progress import RoundPrinter
+    from .registry import PROBES, TRAINS_FLOOR
+    from .store import RunStore
+
+    scale = options.scale or "smoke"
+    if scale not in PROBES:
+        raise UsageError(f"no stability probe is declared at scale {scale!r}; use one of {', '.join(PROBES)}")
+    declared = PROBES[scale]
+    specs = [s for arm in declared.arms().values() for s in arm]
+    progress = RoundPrinter(total=sum(1 if s.copy_round is not None else max(declared.rounds) + 1 for s in specs))
+    session = Session(RunStore(options.store), options.device, options.data_dir, progress=progress,
+                      executor=options.make_executor(connect=True))
+    lab = session.lab(scale)
+    results = probe.measure(lab, declared)
+    progress.close()
+    classes = lab.data(specs[0].train.dataset).num_classes
+    print(f"stability probe, scale {scale}: {declared.preset} {dict(declared.overrides) or ''}, {declared.seeds} "
+          f"seeds, LII (points of test error) of rounds {declared.rounds}")
+    print(probe.table(results, probe.classify(results, classes, TRAINS_FLOOR)))
     return 0
 
 

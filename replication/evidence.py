@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .figures import FigureFolder, plot_by_density, plot_matrices
-from .registry import Claim, Setup
+from .accuracy import failed_to_train, ticket_minus_dense
+from .registry import TRAINS_FLOOR, Claim, Setup
 from .report import Evidence, Figure, Table, by_density_table, markdown_table
 from .similarity import distance_matrix
 from .store import Run
@@ -84,12 +85,37 @@ def per_seed_table(per_seed: dict[str, np.ndarray], digits: int = 3) -> str:
     return markdown_table(["arm", "mean", "sd", "min", "max"], rows)
 
 
-def instability_table(per_round: dict[str, dict[int, np.ndarray]], densities: dict[int, float]) -> Table:
+def instability_table(per_round: dict[str, dict[int, np.ndarray]], run: Run) -> Table:
+    """LII per arm and round; the dense round is the paper's "stability at initialization", shown as context."""
+    densities = run.metric("density")
     rows = []
     for arm, by_round in per_round.items():
-        for index, values in by_round.items():
+        for index, values in sorted(by_round.items()):
             v = np.asarray(values)
-            rows.append([arm, index, f"{100 * densities[index]:.1f}", f"{v.mean():.2f}", f"{v.std(ddof=1):.2f}",
-                         f"{v.min():.2f}", f"{v.max():.2f}"])
-    return Table("Linear interpolation instability (points of test error, 30 points on the path)",
+            rows.append([arm, f"{index}{' (dense, context)' if index == 0 else ''}", f"{100 * densities[index]:.1f}",
+                         f"{np.nanmean(v):.2f}", f"{np.nanstd(v, ddof=1):.2f}", f"{np.nanmin(v):.2f}",
+                         f"{np.nanmax(v):.2f}"])
+    return Table("Linear interpolation instability (points of test error, 30 points on the path); the claim "
+                 "reads the subnetworks' rounds",
                  markdown_table(["arm", "round", "% remaining", "mean", "sd", "min", "max"], rows))
+
+
+def winning_tickets(setup: Setup, classes: int, tickets: dict, reinits: dict | None = None) -> Evidence:
+    """Per arm (keyed by batch size, or "" for one): the ticket at low densities minus its own dense network,
+    per seed; and how many reinitializations failed to train there (below TRAINS_FLOOR), whose advantage is a
+    confound rather than a win."""
+    low = f"densities ≤ {100 * setup.low_density:g}%"
+    name = lambda key: f"batch {key}" if key != "" else "IMP"  # noqa: E731
+    tables = [Table(f"Winning tickets: the ticket's mean test accuracy at {low} minus its own dense network's "
+                    f"(points), per seed", per_seed_table({name(k): ticket_minus_dense(v, setup.low_density)
+                                                           for k, v in tickets.items()}, digits=2))]
+    if reinits:
+        rows = []
+        for key, runs in reinits.items():
+            failed = failed_to_train(runs, tickets[key], setup.low_density, classes, TRAINS_FLOOR)
+            rows.append([name(key), f"{int(failed.sum())} of {len(failed)}",
+                         "a confound: the advantage over these is not a win" if failed.any() else "all trained"])
+        tables.append(Table(f"Reinitializations that failed to train at {low} (test accuracy below chance + "
+                            f"{TRAINS_FLOOR:g} × the ticket's dense gain over chance)",
+                            markdown_table(["arm", "failed", "reading"], rows)))
+    return Evidence(tables)

@@ -78,6 +78,10 @@ class Lab:
             s.datasets[name] = load_dataset(name, s.data_dir).to(s.device)
         return s.datasets[name]
 
+    def classes(self, arms: dict[str, list[Run]]) -> int:
+        """The number of classes of the dataset the arms were trained on (chance is one over it)."""
+        return self.data(next(iter(arms.values()))[0].spec.train.dataset).num_classes
+
     def runs(self, specs: list[ExperimentSpec]) -> list[Run]:
         return self.arms({"runs": specs})["runs"]
 

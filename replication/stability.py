@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .data import TensorData
 from .landscape import error_barrier, instability
 from .models import fresh_model
@@ -29,6 +31,11 @@ def round_instability(runs: list[Run], copies: list[Run], data: TensorData, bn: 
         model = fresh_model(run.spec, data, 0).to(data.x_train.device)
         out.append(instability(model, run.rounds[index].trained, copy.rounds[0].trained, data, bn=bn))
     return out
+
+
+def subnetwork_instability(by_round: dict[int, np.ndarray], rounds: tuple[int, ...]) -> np.ndarray:
+    """Per seed: the mean LII over the subnetwork rounds a claim reads (never the dense round 0 unless named)."""
+    return np.mean([by_round[r] for r in rounds], axis=0)
 
 
 def successive_barriers(run: Run, data: TensorData, bn: str = "recompute") -> list[float]:

@@ -16,13 +16,15 @@ from hypothesis import assume, given, settings, strategies as st
 from torch import nn
 
 import replication.landscape as landscape
-from replication.accuracy import mean_over_rounds, rounds_at_or_below
+from replication.accuracy import (dense_accuracy, failed_to_train, mean_over_rounds, rounds_at_or_below,
+                                 ticket_minus_dense)
 from replication.data import TensorData
 from replication.landscape import (BARRIER_POINTS, LII_POINTS, ErrorPath, error_barrier, error_path, instability,
                                    interpolate, recompute_batchnorm)
 from replication.magnitudes import bimodality_coefficient, own_thresholds, surviving_weights, thresholds
 from replication.similarity import (angular_distance, cosine_distance, distance_matrix, euclidean_distance,
                                     mean_successive_distance, successive_distances)
+from replication.stability import subnetwork_instability
 from replication.store import RoundRecord, Run
 
 from conftest import tiny_spec
@@ -463,3 +465,38 @@ def test_mean_over_rounds_in_percent_with_nan_for_diverged_or_missing():
     assert mean_over_rounds([good, short], [0, 1]) == pytest.approx([55.0, 55.0])
     assert math.isnan(mean_over_rounds([good], [])[0])
     assert mean_over_rounds([good], [1, 3], metric="train_acc", scale=1.0)[0] == pytest.approx(0.375)
+
+
+# ======================================================================================
+# Winning tickets: the ticket against its own dense network; controls that failed to train
+# ======================================================================================
+
+def _accuracy_run(accuracies: list[float | None]) -> Run:
+    """Rounds at 100, 80, 64, 51.2 … % remaining with these test accuracies (None: diverged)."""
+    w = one([1.0])
+    return fake_run([(w, w, {"density": 0.8 ** i, "test_acc": a, "diverged": a is None})
+                     for i, a in enumerate(accuracies)])
+
+
+def test_ticket_minus_dense_averages_the_low_rounds_against_round_0():
+    # rounds at or below 60%: 64% is above, so rounds 3 (51.2%) and 4 (40.96%): (0.93 + 0.89) / 2 = 0.91;
+    # dense 0.90: +1 point. Second seed: (0.80 + 0.78) / 2 = 0.79 against 0.85: −6 points.
+    runs = [_accuracy_run([0.90, 0.91, 0.92, 0.93, 0.89]), _accuracy_run([0.85, 0.84, 0.83, 0.80, 0.78])]
+    assert ticket_minus_dense(runs, 0.6) == pytest.approx([1.0, -6.0])
+    assert dense_accuracy(runs) == pytest.approx([90.0, 85.0])
+
+
+def test_failed_to_train_is_below_chance_plus_half_the_dense_gain():
+    # 10 classes: chance 10%. Ticket dense 90%: the bar is 10 + 0.5 × 80 = 50%. Reinits at rounds 3–4 average
+    # (0.52 + 0.50) / 2 = 51% (trained), (0.45 + 0.50) / 2 = 47.5% (failed), and one diverged (failed).
+    ticket = _accuracy_run([0.90, 0.9, 0.9, 0.9, 0.9])
+    reinits = [_accuracy_run([0.9, 0.8, 0.7, 0.52, 0.50]), _accuracy_run([0.9, 0.8, 0.7, 0.45, 0.50]),
+               _accuracy_run([0.9, 0.8, 0.7, 0.6, None])]
+    failed = failed_to_train(reinits, [ticket] * 3, 0.6, classes=10, floor=0.5)
+    assert failed.tolist() == [False, True, True]
+
+
+def test_subnetwork_instability_is_the_mean_over_the_named_rounds_only():
+    by_round = {0: np.array([40.0, 50.0]), 5: np.array([2.0, 4.0]), 10: np.array([6.0, 8.0])}
+    assert subnetwork_instability(by_round, (5, 10)) == pytest.approx([4.0, 6.0])  # the dense 40–50 left out
+    assert np.isnan(subnetwork_instability({5: np.array([1.0, math.nan])}, (5,))[1])
