@@ -21,7 +21,7 @@ def test_attraction_rescues_unstable(lab, setup, conclude):
     low = setup.low_density
     decision = stats.beats(low_density_accuracy(attracted, low, tickets[0]), low_density_accuracy(tickets, low),
                            CLAIM.parts[0].margin,
-                           test=f"paired t, one-sided: attracted IMP > plain IMP at batch {setup.small_batch}, "
+                           test=f"paired, one-sided: attracted IMP > plain IMP at batch {setup.small_batch}, "
                                 f"densities ≤ {100 * low:g}%")
     conclude(CLAIM, decision, evidence.accuracy(lab.figures, CLAIM, setup, runs),
              reference="ResNet-20 at batch 128: attractive IMP about 91.0 / 89.5 / 87.5 / 85% at "

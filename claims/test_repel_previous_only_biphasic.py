@@ -28,7 +28,7 @@ def test_repel_previous_only_biphasic(lab, setup, conclude):
 
     effect = np.array([checkerboard(run) for run in repelled])
     decision = stats.exceeds_zero(effect, CLAIM.parts[0].margin,
-                                  test="one-sided t: angular distance to round r−1 minus to r−2, mean over r ≥ 2")
+                                  test="one-sided: angular distance to round r−1 minus to r−2, mean over r ≥ 2")
     conclude(CLAIM, decision, evidence.distances(
         lab.figures, CLAIM, runs, {arm: effect},
         title="Per seed: mean over r ≥ 2 of d(r, r−1) − d(r, r−2) (positive = checkerboard)")

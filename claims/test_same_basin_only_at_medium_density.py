@@ -28,7 +28,7 @@ def test_same_basin_only_at_medium_density(lab, setup, conclude):
     effect = barriers[:, extreme].mean(axis=1) - barriers[:, medium].mean(axis=1)
     decision = stats.exceeds_zero(
         effect, CLAIM.parts[0].margin,
-        test=f"one-sided t: successive-round barrier at extreme minus medium densities "
+        test=f"one-sided: successive-round barrier at extreme minus medium densities "
              f"({100 * low:g}–{100 * high:g}% remaining)")
     shown = evidence.by_density(
         lab.figures, CLAIM, "barriers", {"IMP": barriers}, densities[1:], "error barrier (points of training error)",

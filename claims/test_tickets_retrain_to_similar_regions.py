@@ -23,9 +23,9 @@ def test_tickets_retrain_to_similar_regions(lab, setup, conclude):
     stable = distance[f"IMP batch {large}"]
     decision = stats.combine([
         stats.beats(distance[f"reinit batch {large}"], stable, CLAIM.parts[0].margin,
-                    test=f"paired t, one-sided: successive-round angular distance, reinit > IMP (batch {large})"),
+                    test=f"paired, one-sided: successive-round angular distance, reinit > IMP (batch {large})"),
         stats.beats(distance[f"IMP batch {small}"], stable, CLAIM.parts[1].margin,
-                    test=f"paired t, one-sided: IMP successive-round angular distance, batch {small} "
+                    test=f"paired, one-sided: IMP successive-round angular distance, batch {small} "
                          f"> batch {large}"),
     ])
     conclude(CLAIM, decision, evidence.distances(lab.figures, CLAIM, runs, distance)

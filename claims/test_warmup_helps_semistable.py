@@ -25,7 +25,7 @@ def test_warmup_helps_semistable(lab, setup, conclude):
     decision = stats.combine([
         stats.beats(accuracy(f"IMP batch {semistable}, warm-up"), accuracy(f"IMP batch {semistable}"),
                     CLAIM.parts[0].margin,
-                    test=f"paired t, one-sided: IMP with a {warmup}-epoch warm-up > without, batch {semistable}, "
+                    test=f"paired, one-sided: IMP with a {warmup}-epoch warm-up > without, batch {semistable}, "
                          f"mean over all rounds"),
         stats.equivalent(accuracy(f"IMP batch {stable}, warm-up"), accuracy(f"IMP batch {stable}"),
                          CLAIM.parts[1].margin,

@@ -28,10 +28,10 @@ def test_weight_decay_hurts_semistable(lab, setup, conclude):
     decision = stats.combine([
         stats.beats(low_density_accuracy(plain, low), low_density_accuracy(decayed, low, plain[0]),
                     CLAIM.parts[0].margin,
-                    test=f"paired t, one-sided: IMP without weight decay > with it, batch {setup.small_batch}, "
+                    test=f"paired, one-sided: IMP without weight decay > with it, batch {setup.small_batch}, "
                          f"densities ≤ {100 * low:g}%"),
         stats.exceeds_zero(log_ratio, CLAIM.parts[1].margin,
-                           test="one-sided t: log(threshold without / with weight decay), mean over rounds"),
+                           test="one-sided: log(threshold without / with weight decay), mean over rounds"),
     ])
     conclude(CLAIM, decision, evidence.by_density(
         lab.figures, CLAIM, "threshold", thresholds, np.array(plain[0].metric("density")), "pruning threshold",

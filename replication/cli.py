@@ -190,6 +190,9 @@ def _status(options: SessionOptions) -> int:
         raise StoreError(f"run store {store.root} is not readable; pass --store DIR")
     print(f"store {store.root}, scale {scale} (runs: every arm of the claim, second trainings included)")
     for claim_id, setup in SETUPS[scale].items():
+        if setup.not_run:
+            print(f"{CLAIMS[claim_id].number:>2} {claim_id:36s} not run at this scale: {setup.not_run}")
+            continue
         specs = list(dict.fromkeys(s for arm in CLAIMS[claim_id].arms(setup).values() for s in arm))
         done_rounds, finished, running, seconds = 0, 0, 0, []
         for spec in specs:
@@ -220,18 +223,18 @@ def _probe(options: SessionOptions) -> int:
     scale = options.scale or "smoke"
     if scale not in PROBES:
         raise UsageError(f"no stability probe is declared at scale {scale!r}; use one of {', '.join(PROBES)}")
-    declared = PROBES[scale]
-    specs = [s for arm in declared.arms().values() for s in arm]
-    progress = RoundPrinter(total=sum(1 if s.copy_round is not None else max(declared.rounds) + 1 for s in specs))
+    specs = [s for declared in PROBES[scale] for arm in declared.arms().values() for s in arm]
+    progress = RoundPrinter(total=sum(1 if s.copy_round is not None else s.prune.rounds + 1 for s in specs))
     session = Session(RunStore(options.store), options.device, options.data_dir, progress=progress,
                       executor=options.make_executor(connect=True))
     lab = session.lab(scale)
-    results = probe.measure(lab, declared)
+    for declared in PROBES[scale]:
+        results = probe.measure(lab, declared)
+        classes = lab.data(declared.imp(declared.batch_sizes[0])[0].train.dataset).num_classes
+        print(f"stability probe, scale {scale}: {declared.preset} {dict(declared.overrides) or ''}, "
+              f"{declared.seeds} seeds, LII (points of test error) of rounds {declared.rounds}")
+        print(probe.table(results, probe.classify(results, classes, TRAINS_FLOOR)) + "\n")
     progress.close()
-    classes = lab.data(specs[0].train.dataset).num_classes
-    print(f"stability probe, scale {scale}: {declared.preset} {dict(declared.overrides) or ''}, {declared.seeds} "
-          f"seeds, LII (points of test error) of rounds {declared.rounds}")
-    print(probe.table(results, probe.classify(results, classes, TRAINS_FLOOR)))
     return 0
 
 

@@ -145,8 +145,8 @@ def setup(request: pytest.FixtureRequest, lab, conclude: Conclude):
         raise pytest.UsageError(f"{request.node.nodeid} uses `setup` but has no @pytest.mark.claim(id)")
     claim = CLAIMS[marker.args[0]]
     found = lab.setup(claim)
-    if found is None:
-        conclude.not_run(claim)
+    if found is None or found.not_run:
+        conclude.not_run(claim, found and found.not_run)
     return found
 
 

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 
 import replication.pytest_plugin  # noqa: F401  (imported before the inner session; see test_plugin.py)
-from replication import presets, registry
+from replication import presets, registry, stats
 from replication.stats import ERROR
 
 from test_data import _fake_mnist
 
-pytestmark = pytest.mark.slow
+
 pytest_plugins = ["pytester"]
 CLAIMS_DIR = Path(__file__).resolve().parents[1] / "claims"
 
@@ -45,6 +45,14 @@ def _shrunk(setup: registry.Setup) -> registry.Setup:
         medium_density=(0.6, 0.9))  # rounds 0-1 are an 'extreme' pair, rounds 1-2 a 'medium' one
 
 
+def test_paper_scale_seeds_come_from_the_power_calculation():
+    """Every paper-scale setup uses PAPER_SEEDS, which is the skew-robust test's 80%-power seed count at a per-seed
+    sd of two thirds of the margin, and at least 5 (below that the sign-flip p cannot reach α)."""
+    assert registry.PAPER_SEEDS == stats.seeds_for_power(2 / 3, 1.0) >= 5
+    assert {s.seeds for s in registry.SETUPS["paper"].values()} == {registry.PAPER_SEEDS}
+
+
+@pytest.mark.slow
 def test_every_paper_scale_claim_runs_on_a_cpu_dry_run(pytester, monkeypatch, tmp_path):
     data = tmp_path / "data"
     _fake_cifar10(data / "cifar10")
