@@ -48,6 +48,13 @@ class Probe:
     seeds: int
     overrides: tuple[tuple[str, Any], ...] = ()
     rounds: tuple[int, ...] = (0, 2)
+    # What the probe found when it ran (batch, regime), declared with it so that tests can hold every setup on
+    # this preset to it: its semistable arm semistable, its unstable arm unstable, its stable arm stable.
+    found: tuple[tuple[int, str], ...] = ()
+
+    def covers(self, preset_name: str, overrides: tuple[tuple[str, Any], ...]) -> bool:
+        """Does this probe calibrate a setup on this preset with these overrides (the same training)?"""
+        return preset_name == self.preset and dict(overrides) == dict(self.overrides)
 
     def imp(self, batch: int) -> list[ExperimentSpec]:
         spec = preset(self.preset, **{**dict(self.overrides), "batch_size": batch})

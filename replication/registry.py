@@ -228,28 +228,31 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
 # -- setups per scale ------------------------------------------------------------------
 _DIGITS_NOTE = ("scikit-learn's 8×8 digits (1,437 training images) instead of MNIST/CIFAR-10, so that it runs "
                 "offline on a laptop CPU in minutes; LeNet-300-100 on 64 inputs.")
-_SGD_NOTE = (_DIGITS_NOTE + " SGD with momentum 0.9 and lr 0.05 for 10 epochs at every batch size (the paper "
+_SGD_NOTE = (_DIGITS_NOTE + " SGD with momentum 0.9 and lr 0.04 for 10 epochs at every batch size (the paper "
              "fixes lr and epochs too); batch 8 stands for the paper's unstable 128 and batch 256 for its stable "
-             "2048 on this 1,437-image set. Adam's per-weight scaling hides the batch-size effect, so SGD is used.")
+             "2048 on this 1,437-image set, as the smoke stability probes found (see PROBES). Adam's per-weight "
+             "scaling hides the batch-size effect, so SGD is used.")
 
-# The smoke stability probe (`replication probe --scale smoke`, 8 seeds, lr 0.05, run 2026-11-28 before any IMP run
-# at a batch it names; LII mean over seeds, dense / 64% remaining): batch 8 fails to train (dense accuracy 11.7%,
-# mean; LII 5.7 / 2.3), batch 16 is stable (0.9 / 0.3), and 32–256 are stable (≤ 0.5 / ≤ 0.2).
-_NO_SEMISTABLE_SMOKE = ("the smoke stability probe finds no semistable batch size in the SGD sweep: at lr 0.05 batch 8 "
-                        "fails to train (dense test accuracy 11.7%, mean over 8 seeds) and batches 16–256 are stable "
-                        "(mean LII at most 0.6 points), so there is no trainable-but-unstable regime to test.")
+# The smoke stability probes (`replication probe --scale smoke`, 8 seeds, run 2026-11-28 before any IMP run of the
+# sweep at lr 0.04): at lr 0.05 batch 8 fails to train and 16–256 are stable; at lr 0.04 batch 8 trains and is
+# unstable, 16–256 are stable. So the sweep runs at lr 0.04, and smoke has no semistable batch size.
+_NO_SEMISTABLE_SMOKE = ("the smoke stability probes find no semistable batch size: at lr 0.04 batch 8 is unstable "
+                        "(mean LII 2.4 points over the dense round and 64% remaining) and batches 16–256 are stable "
+                        "(at most 0.3); at lr 0.05 batch 8 fails to train. There is no trainable-but-semistable "
+                        "regime to test.")
 
-# One SGD sweep serves claims 2–10 (claim 1 changes its lr, see below): the same specs, so the same stored runs.
-_SGD_SWEEP = dict(preset="lenet-digits-sgd", seeds=8, rounds=12, overrides=(("epochs", 10),), large_batch=256)
+# One SGD sweep serves claims 1–10: the same specs, so the same stored runs. lr 0.04 from the probes (above).
+_SGD_SWEEP = dict(preset="lenet-digits-sgd", seeds=8, rounds=12, overrides=(("epochs", 10), ("lr", 0.04)),
+                  large_batch=256)
 
 # One SGD sweep on Fashion-MNIST serves claims 1–10 at small scale, as the digits sweep does at smoke.
 _FASHION_SWEEP = dict(preset="lenet-fashion-mnist-sgd", seeds=5, rounds=12, large_batch=512)
 _FASHION_NOTE = ("Fashion-MNIST (60,000 training images, a Debian package) and LeNet-300-100 instead of CIFAR-10 "
                  "and ResNet-20, so that it runs on a 2-core CPU in about an hour. SGD with momentum 0.9 and lr 0.1 as "
-                 "in Table 1, constant, 3 epochs per round (the paper: 85); batch 64 stands for the unstable 128, "
-                 "128 for the semistable 512 and 512 for the stable 2048, chosen from a dense probe of LII by batch "
-                 "size before any IMP run; "
-                 "5 seeds, 12 rounds (6.9% remaining).")
+                 "in Table 1, constant, 3 epochs per round (the paper: 85); batch 128 stands for the unstable 128, "
+                 "256 for the semistable 512 and 512 for the stable 2048, as the small stability probe found before "
+                 "any IMP run (see PROBES; batch 64 fails to train in one seed there); 5 seeds, 12 rounds (6.9% "
+                 "remaining).")
 
 # Paper-scale seeds by power, not the paper's 3: with 3 paired seeds a sign-flip check can never go below p = 0.125
 # and a t-test has 2 degrees of freedom. The planning value is a per-seed sd of two thirds of the margin (d_z = 1.5
@@ -265,16 +268,8 @@ SETUPS: dict[str, dict[str, Setup]] = {
         "tickets-retrain-to-similar-regions": Setup(
             **_SGD_SWEEP, small_batch=8,
             differs=_SGD_NOTE),
-        # lr 0.04, not the sweep's 0.05: the claim needs a small batch that is unstable *and* trains. Chosen
-        # from a dense-only probe (8 seeds, before any IMP run at this lr): at batch 8, lr 0.05 fails to train
-        # in 7 of 8 seeds and lr ≤ 0.035 is stable (LII ≤ 3.2, most ≤ 1.4); lr 0.04 trains every seed to
-        # 90–97% with LII above the 2-point cut in 6 of 8.
-        "stable-training-finds-tickets": Setup(
-            **{**_SGD_SWEEP, "overrides": (("epochs", 10), ("lr", 0.04))}, small_batch=8,
-            low_density=0.11, instability_rounds=(5, 10),
-            differs=_SGD_NOTE.replace("lr 0.05", "lr 0.04") + " lr 0.04 rather than the other claims' 0.05: at "
-                    "0.05 batch-8 dense training fails in most seeds (failure, not instability); at 0.04 it trains "
-                    "in every seed and is still unstable (dense LII 0–7.6 points)."),
+        "stable-training-finds-tickets": Setup(**_SGD_SWEEP, small_batch=8, low_density=0.11,
+                                               instability_rounds=(5, 10), differs=_SGD_NOTE),
         "instability-predicts-tickets": Setup(
             **_SGD_SWEEP, batch_sizes=(8, 32, 64, 256), low_density=0.11, instability_rounds=(5, 10),
             differs=_SGD_NOTE + " Four batch sizes (8, 32, 64, 256) stand for the paper's 64–2048."),
@@ -317,31 +312,28 @@ SETUPS: dict[str, dict[str, Setup]] = {
                                      overrides=(("epochs", 5),),
                                      differs="Fashion-MNIST instead of MNIST (it ships as a Debian package), "
                                              "5 epochs instead of 25, 15 rounds instead of 25."),
-        "stable-training-finds-tickets": Setup(**_FASHION_SWEEP, small_batch=64, low_density=0.11,
+        "stable-training-finds-tickets": Setup(**_FASHION_SWEEP, small_batch=128, low_density=0.11,
                                                instability_rounds=(5, 10), differs=_FASHION_NOTE),
         "warmup-helps-semistable": Setup(
-            **_FASHION_SWEEP, small_batch=128, warmup_epochs=1,
-            differs=_FASHION_NOTE + " Batch 128 stands for the semistable 512: in the dense probe its LII spread "
-                                    "over 3.6–13 points across seeds, between batch 64's 15–27 and the 0.4–3.8 of "
-                                    "256 and 512. The warm-up is 1 of 3 epochs (the paper: 10 of 85)."),
-        "instability-predicts-tickets": Setup(**_FASHION_SWEEP, batch_sizes=(64, 128, 256, 512), low_density=0.11,
+            **_FASHION_SWEEP, small_batch=256, warmup_epochs=1,
+            differs=_FASHION_NOTE + " The warm-up is 1 of 3 epochs (the paper: 10 of 85)."),
+        "instability-predicts-tickets": Setup(**_FASHION_SWEEP, batch_sizes=(128, 256, 512), low_density=0.11,
                                               instability_rounds=(5, 10),
-                                              differs=_FASHION_NOTE + " Four batch sizes, 64–512."),
+                                              differs=_FASHION_NOTE + " Three batch sizes, 128–512: the unstable, "
+                                                                      "semistable and stable ones."),
         "repellence-removes-tickets": Setup(**_FASHION_SWEEP, repel=2.0, low_density=0.11,
                                             differs=_FASHION_NOTE + " The paper's λ = 2 at the stable batch 512."),
-        "attraction-rescues-unstable": Setup(**_FASHION_SWEEP, small_batch=64, repel=-1.0, low_density=0.11,
-                                             differs=_FASHION_NOTE + " The paper's λ = −1 at the unstable batch 64; "
+        "attraction-rescues-unstable": Setup(**_FASHION_SWEEP, small_batch=128, repel=-1.0, low_density=0.11,
+                                             differs=_FASHION_NOTE + " The paper's λ = −1 at the unstable batch 128; "
                                                                      "no rewinding arm."),
         "repel-previous-only-biphasic": Setup(**_FASHION_SWEEP, repel=2.0, previous_only=True,
                                               differs=_FASHION_NOTE + " λ = 2 against the previous optimum only."),
-        "tickets-retrain-to-similar-regions": Setup(**_FASHION_SWEEP, small_batch=64, differs=_FASHION_NOTE),
-        "weights-grow-away-from-zero": Setup(**_FASHION_SWEEP, small_batch=128, low_density=0.11, histogram_round=10,
-                                             differs=_FASHION_NOTE + " Batch 128 stands for the semistable 512 "
-                                                                     "(see warmup-helps-semistable)."),
+        "tickets-retrain-to-similar-regions": Setup(**_FASHION_SWEEP, small_batch=128, differs=_FASHION_NOTE),
+        "weights-grow-away-from-zero": Setup(**_FASHION_SWEEP, small_batch=256, low_density=0.11, histogram_round=10,
+                                             differs=_FASHION_NOTE),
         "weight-decay-hurts-semistable": Setup(
-            **_FASHION_SWEEP, small_batch=128, weight_decay=5e-4, low_density=0.11,
-            differs=_FASHION_NOTE + " Batch 128 stands for the semistable 512 (see warmup-helps-semistable); "
-                                    "weight decay 5e-4 against none."),
+            **_FASHION_SWEEP, small_batch=256, weight_decay=5e-4, low_density=0.11,
+            differs=_FASHION_NOTE + " Weight decay 5e-4 against none."),
         "same-basin-only-at-medium-density": Setup(
             **_FASHION_SWEEP,
             differs=_FASHION_NOTE + " 12 rounds reach 6.9%, so only the high-density end of \"extremes\" exists."),
@@ -374,11 +366,21 @@ SETUPS: dict[str, dict[str, Setup]] = {
 
 # -- the stability probes of each CPU scale (their rule: replication/probe.py) ---------------
 # Run by `replication probe --scale S` before any IMP run of a setup that depends on them: the smoke SGD sweep
-# (lr 0.05), claim 1's smoke setting (lr 0.04), and the Fashion-MNIST sweep.
+# (lr 0.05, then lr 0.04, where its batch 8 trains) and the Fashion-MNIST sweep.
 PROBES: dict[str, tuple[Probe, ...]] = {
-    "smoke": (Probe("lenet-digits-sgd", (8, 16, 32, 64, 128, 256), seeds=8, overrides=(("epochs", 10),)),
-              Probe("lenet-digits-sgd", (8, 16, 32, 64, 256), seeds=8, overrides=(("epochs", 10), ("lr", 0.04)))),
-    "small": (Probe("lenet-fashion-mnist-sgd", (64, 128, 256, 512), seeds=5),),
+    # Found 2026-11-28, LII (points) mean over seeds, dense / 64% remaining. lr 0.05: batch 8 fails (dense accuracy
+    # 11.7%, mean), 16: 0.9 / 0.3, 32–256: ≤ 0.5 / ≤ 0.2. lr 0.04: batch 8 4.5 / 0.3 (dense accuracy 94.0%, min 89.7),
+    # 16–256: ≤ 0.5 / ≤ 0.2 (16: 0.3 / 0.2).
+    "smoke": (Probe("lenet-digits-sgd", (8, 16, 32, 64, 128, 256), seeds=8, overrides=(("epochs", 10),),
+                    found=((8, "fails"), (16, "stable"), (32, "stable"), (64, "stable"), (128, "stable"),
+                           (256, "stable"))),
+              Probe("lenet-digits-sgd", (8, 16, 32, 64, 256), seeds=8, overrides=(("epochs", 10), ("lr", 0.04)),
+                    found=((8, "unstable"), (16, "stable"), (32, "stable"), (64, "stable"), (256, "stable")))),
+    # Found 2026-11-28, LII dense / 64% remaining: batch 64 25.6 / 5.1 but one seed's dense network at 45.6% (fails),
+    # 128 10.2 / 0.35 (unstable: mean 5.3, the largest of those that train), 256 4.3 / 0.31 (semistable: mean 2.3,
+    # within [2, 2.6]), 512 1.6 / 0.30 (stable: mean 0.9).
+    "small": (Probe("lenet-fashion-mnist-sgd", (64, 128, 256, 512), seeds=5,
+                    found=((64, "fails"), (128, "unstable"), (256, "semistable"), (512, "stable"))),),
 }
 
 

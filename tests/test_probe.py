@@ -40,8 +40,11 @@ def test_the_probe_runs_imp_for_its_last_round_and_copies_of_its_rounds():
     assert sorted(s.copy_round for s in arms["second trainings, batch 32"]) == [0, 0, 2, 2]
 
 
-def test_every_cpu_scale_declares_its_probe():
+def test_every_cpu_scale_declares_its_probes_with_what_they_found():
     assert set(registry.PROBES) == {"smoke", "small"}
+    for declared in (p for probes in registry.PROBES.values() for p in probes):
+        assert [b for b, _ in declared.found] == list(declared.batch_sizes), declared
+        assert {r for _, r in declared.found} <= {FAILS, UNSTABLE, SEMISTABLE, STABLE}
 
 
 def test_replication_probe_end_to_end(monkeypatch, tmp_path, capsys):

@@ -9,7 +9,8 @@ import re
 import pytest
 
 from replication.presets import TABLE_1, preset
-from replication.registry import CLAIMS, SCALES, SETUPS, Part, setup_for
+from replication.probe import FAILS, SEMISTABLE, STABLE, UNSTABLE
+from replication.registry import CLAIMS, PROBES, SCALES, SETUPS, Part, setup_for
 
 PAPER_IDS = ["stable-training-finds-tickets", "warmup-helps-semistable", "instability-predicts-tickets",
              "repellence-removes-tickets", "attraction-rescues-unstable", "repel-previous-only-biphasic",
@@ -94,7 +95,7 @@ def test_unknown_scale_is_a_clear_error():
 
 def test_small_scale_is_one_fashion_mnist_sweep_with_the_papers_roles():
     """Small scale: claims 1–10 share one Fashion-MNIST SGD sweep (lr 0.1, momentum 0.9 as Table 1's
-    ResNet-20) where batch 64 is the unstable arm, 128 the semistable and 512 the stable one."""
+    ResNet-20) where batch 128 is the unstable arm, 256 the semistable and 512 the stable one (its probe)."""
     small = SETUPS["small"]
     sweep = {c: s for c, s in small.items() if c != "random-reinit-fails"}
     assert {s.preset for s in sweep.values()} == {"lenet-fashion-mnist-sgd"}
@@ -102,10 +103,10 @@ def test_small_scale_is_one_fashion_mnist_sweep_with_the_papers_roles():
     assert (train.dataset, train.optimizer, train.lr, train.momentum) == ("fashion-mnist", "sgd", 0.1, 0.9)
     assert all(s.large_batch == 512 and s.seeds == 5 and s.rounds == 12 for s in sweep.values())
     for claim_id in ("stable-training-finds-tickets", "attraction-rescues-unstable", "tickets-retrain-to-similar-regions"):
-        assert small[claim_id].small_batch == 64
-    for claim_id in ("warmup-helps-semistable", "weight-decay-hurts-semistable"):
         assert small[claim_id].small_batch == 128
-    assert small["instability-predicts-tickets"].batch_sizes == (64, 128, 256, 512)
+    for claim_id in ("warmup-helps-semistable", "weight-decay-hurts-semistable", "weights-grow-away-from-zero"):
+        assert small[claim_id].small_batch == 256
+    assert small["instability-predicts-tickets"].batch_sizes == (128, 256, 512)
     assert small["random-reinit-fails"].preset == "lenet-fashion-mnist"
 
 
@@ -123,3 +124,26 @@ def test_known_refuted_records_state_mechanisms_not_numbers(scale):
     """Numbers come from the report; a record that quotes them goes stale silently when a run changes."""
     for claim_id, setup in SETUPS[scale].items():
         assert not re.search(r"\d\.\d|%|\[", setup.known_refuted), (claim_id, setup.known_refuted)
+
+
+# The arm of each claim that stands for a regime, by the claim's own words.
+UNSTABLE_ARM = {"stable-training-finds-tickets", "attraction-rescues-unstable", "tickets-retrain-to-similar-regions"}
+SEMISTABLE_ARM = {"warmup-helps-semistable", "weights-grow-away-from-zero", "weight-decay-hurts-semistable"}
+
+
+@pytest.mark.parametrize("scale", sorted(PROBES))
+def test_every_stand_in_is_what_its_scales_probe_found(scale):
+    """A setup on a probed training uses, for unstable, semistable and stable, batch sizes its probe classified so;
+    every batch of a sweep trains. A setup no probe covers is not held to one (it says so in `differs`)."""
+    for claim_id, setup in SETUPS[scale].items():
+        probes = [p for p in PROBES[scale] if p.covers(setup.preset, setup.overrides)]
+        if setup.not_run or not probes:
+            continue
+        found = dict(probes[0].found)
+        if setup.large_batch:
+            assert found[setup.large_batch] == STABLE, (claim_id, setup.large_batch)
+        if setup.small_batch and claim_id in UNSTABLE_ARM:
+            assert found[setup.small_batch] == UNSTABLE, (claim_id, setup.small_batch)
+        if setup.small_batch and claim_id in SEMISTABLE_ARM:
+            assert found[setup.small_batch] == SEMISTABLE, (claim_id, setup.small_batch)
+        assert all(found[b] != FAILS for b in setup.batch_sizes), (claim_id, setup.batch_sizes)
