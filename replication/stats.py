@@ -25,9 +25,10 @@ worse of Student's t and its law for per-seed effects as skewed as an
 exponential (skewness ±2), simulated once per seed count (`critical`,
 `one_sided_p`). A plain t-test is anti-conservative for skewed effects with few
 seeds (about 14% false SUPPORTED at n = 8 for a left-skewed exponential); this
-rule keeps every verdict's error rate within α for any effect distribution from
-the normal to the exponential, in either direction (tests/test_stats.py and
-tests/test_claim_statistics.py simulate both). It costs power: at n = 5 a
+rule keeps every verdict's error rate within α for normal effects and for
+effects as skewed as an exponential, in either direction (tests/test_stats.py
+and tests/test_claim_statistics.py simulate both; a gamma of shape 2, skewness
+1.4, falls between them). It costs power: at n = 5 a
 standardized effect needs to be about 2.2 sd, not 1.2, for 80% power, which the
 power estimate and the paper scale's seed counts account for. Heavier tails
 than an exponential's are not covered. The sign-flip p printed beside every test

@@ -6,6 +6,7 @@ The fake claims conclude with hand-made Decisions, so nothing trains: each inner
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import textwrap
 from pathlib import Path
@@ -17,7 +18,7 @@ import torch
 # under scipy.stats) cannot be loaded twice: so everything the plugin imports is imported here, before any
 # inner session (imported, not registered: this session does not use the plugin).
 import replication.pytest_plugin  # noqa: F401
-from replication.registry import CLAIMS
+from replication.registry import CLAIMS, SETUPS
 from replication.report import RESULT_KEYS
 
 pytest_plugins = ["pytester"]
@@ -152,9 +153,12 @@ def test_a_known_refutation_is_expected_until_the_claim_replicates(pytester, run
 
 
 @pytest.mark.parametrize("second,outcome", [("SUPPORTED", "xfailed"), ("INCONCLUSIVE", "failed")])
-def test_a_known_refutation_of_one_part_still_guards_the_others(pytester, run, second, outcome):
-    """Claim 8 at smoke records its third part as not replicating (Setup.refuted_parts): the claim is an
-    expected failure only while its other parts stay SUPPORTED."""
+def test_a_known_refutation_of_one_part_still_guards_the_others(pytester, run, monkeypatch, second, outcome):
+    """A record of one part of a claim as not replicating (Setup.refuted_parts): the claim is an expected
+    failure only while its other parts stay SUPPORTED."""
+    setup = dataclasses.replace(SETUPS["smoke"]["weights-grow-away-from-zero"], known_refuted="a hand-made mechanism",
+                                refuted_parts=(3,))
+    monkeypatch.setitem(SETUPS["smoke"], "weights-grow-away-from-zero", setup)
     body = f"""
         from replication.stats import combine
         conclude(CLAIM, combine([decision("SUPPORTED"), decision({second!r}), decision("REFUTED")]))
@@ -245,7 +249,8 @@ def test_report_and_results_written_and_merged(pytester, run):
     d = r["decision"]  # the decision's numbers, once: not copied beside it
     assert (d["effect"], d["ci_low"], d["ci_high"], d["p_value"], d["n_seeds"]) == (2.5, 1.5, 3.5, 0.004, 8)
     assert not {"effect", "ci_low", "p_value"} & set(r) and d["parts"] == []
-    assert r["parts"] == [{"rule": "superiority", "margin": 1.0, "unit": "points of accuracy"}]
+    assert r["parts"] == [{"rule": "superiority", "margin": 1.0, "unit": "points of accuracy"},
+                          {"rule": "non-inferiority", "margin": 1.0, "unit": "points of accuracy"}]
     assert r["wall_seconds"] >= 0
     row = _summary_row((folder / "REPORT.md").read_text(), "random-reinit-fails")
     assert "**SUPPORTED**" in row
