@@ -43,7 +43,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 _SETTING_TYPES = {"int": int, "float": float, "str": str, "bool": lambda v: {"true": True, "false": False}[v.lower()],
-                  "tuple[int, ...]": lambda v: tuple(int(x) for x in v.split(",") if x)}
+                  "tuple[int, ...]": lambda v: tuple(int(x) for x in v.strip("()").split(",") if x.strip())}
+# What a value of each kind looks like on the command line (a hint after a bad value).
+_SETTING_EXAMPLES = {"int": "3", "float": "0.1", "str": "sgd", "bool": "true", "tuple[int, ...]": "40,60 (or none: ())"}
 
 
 def parse_setting(text: str) -> tuple[str, Any]:
@@ -62,7 +64,7 @@ def parse_setting(text: str) -> tuple[str, Any]:
         return key, _SETTING_TYPES[kind](raw.strip())
     except (KeyError, ValueError):
         raise argparse.ArgumentTypeError(f"bad value {raw!r} for {key} (expected {kind}); "
-                                         f"e.g. --set {key}={fields[key].default!r}") from None
+                                         f"e.g. --set {key}={_SETTING_EXAMPLES[kind]}") from None
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -71,6 +73,8 @@ def parse_seeds(text: str) -> list[int]:
         seeds: list[int] = []
         for part in text.split(","):
             lo, _, hi = part.partition("-")
+            if hi and int(hi) < int(lo):
+                raise argparse.ArgumentTypeError(f"bad seeds {text!r}; a range runs from low to high, e.g. {hi}-{lo}")
             seeds += list(range(int(lo), int(hi) + 1)) if hi else [int(lo)]
     except ValueError:
         raise argparse.ArgumentTypeError(f"bad seeds {text!r}; use e.g. 3, 0-7 or 1,4,9") from None
@@ -186,6 +190,8 @@ def _status(options: SessionOptions) -> int:
     from .store import RunStore, StoreError
 
     store, scale = RunStore(options.store), options.scale or "smoke"
+    if store.root.exists() and not store.root.is_dir():
+        raise StoreError(f"--store {store.root} is not a folder; pass the run store folder (default ./runs)")
     if store.root.exists() and not os.access(store.root, os.R_OK):
         raise StoreError(f"run store {store.root} is not readable; pass --store DIR")
     print(f"store {store.root}, scale {scale} (runs: every arm of the claim, second trainings included)")

@@ -21,6 +21,7 @@ pytest_plugins = ["pytester"]
 
 BLOCKED = "<a file where a folder should be>"  # replaced by a path under tmp_path
 MISSING = "<a folder that does not exist>"
+FILE = "<a file>"
 
 # (door, arguments, a fragment the one line must contain)
 CLI = [
@@ -57,6 +58,10 @@ CLI = [
     (["status", "--data-dir", MISSING], "does not exist; pass --data-dir"),
     (["imp", "--preset", "lenet-digits", "--population", "0"], "--population must be at least 1"),
     (["presets", "--show", "nope"], "unknown preset 'nope'; choose one of"),
+    (["imp", "--preset", "lenet-digits", "--seed", "7-3"], "a range runs from low to high, e.g. 3-7"),
+    (["imp", "--preset", "lenet-digits", "--set", "milestones=x"], "e.g. --set milestones=40,60"),
+    (["status", "--store", FILE], "is not a folder; pass the run store folder"),
+    (["probe", "--scale", "paper"], "no stability probe is declared at scale 'paper'"),
 ]
 PYTEST = [
     (["--scale", "huge"], "invalid choice: 'huge'"),
@@ -94,8 +99,8 @@ def test_the_table_covers_at_least_twenty_mistakes():
 def _paths(args: list[str], tmp_path: Path) -> list[str]:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    return [str(blocker / "store") if a == BLOCKED else str(tmp_path / "nowhere") if a == MISSING else a
-            for a in args]
+    paths = {BLOCKED: str(blocker / "store"), MISSING: str(tmp_path / "nowhere"), FILE: str(blocker)}
+    return [paths.get(a, a) for a in args]
 
 
 def _nothing_written(store: Path, cwd: Path):
@@ -114,7 +119,7 @@ def test_cli(args, fragment, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(D, "_download", lambda *a, **k: pytest.fail("the CLI tried to download"))
     store = tmp_path / "store"
     args = _paths(args, tmp_path)
-    if "--store" not in args and args[0] in ("imp", "run", "status"):
+    if "--store" not in args and args[0] in ("imp", "run", "status", "probe"):
         args += ["--store", str(store)]
     try:
         code = main(args)
