@@ -268,8 +268,13 @@ SETUPS: dict[str, dict[str, Setup]] = {
         "tickets-retrain-to-similar-regions": Setup(
             **_SGD_SWEEP, small_batch=8,
             differs=_SGD_NOTE),
-        "stable-training-finds-tickets": Setup(**_SGD_SWEEP, small_batch=8, low_density=0.11,
-                                               instability_rounds=(5, 10), differs=_SGD_NOTE),
+        "stable-training-finds-tickets": Setup(
+            **_SGD_SWEEP, small_batch=8, low_density=0.11, instability_rounds=(5, 10), differs=_SGD_NOTE,
+            known_refuted="the digits MLP's instability at batch 8 is confined to the dense network: its subnetworks "
+                          "are as stable as batch 256's, so the subnetwork LII part cannot hold here. And at batch "
+                          "256 the ticket's advantage is over reinitializations that fail to train in its few steps, "
+                          "while the ticket itself does not clearly retrain to its dense network's accuracy",
+            refuted_parts=(2, 3)),
         "instability-predicts-tickets": Setup(
             **_SGD_SWEEP, batch_sizes=(8, 32, 64, 256), low_density=0.11, instability_rounds=(5, 10),
             differs=_SGD_NOTE + " Four batch sizes (8, 32, 64, 256) stand for the paper's 64–2048."),

@@ -227,7 +227,16 @@ def write_report(results: list[dict[str, Any]], scale: str, out_dir: Path, prov:
     atomic_write_json(out_dir / "provenance.json", prov)
     path = out_dir / "REPORT.md"
     atomic_write_bytes(path, render(results, scale, prov).encode())
+    _remove_stale_figures(out_dir / "figures", results)
     return path
+
+
+def _remove_stale_figures(folder: Path, results: list[dict[str, Any]]) -> None:
+    """Figures no result links any more (a claim now NOT RUN, a renamed plot) would linger beside the report
+    and read as current; every result of the scale is in `results`, so the rest is stale."""
+    linked = {Path(fig["path"]).name for r in results for fig in r.get("figures", [])}
+    for stale in (p for p in folder.glob("*.png") if p.name not in linked):
+        stale.unlink()
 
 
 def merge_results(out_dir: Path, scale: str, new: list[dict[str, Any]]) -> list[dict[str, Any]]:

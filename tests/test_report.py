@@ -1,7 +1,7 @@
 """The report renders results.json records of this version and of the one before it (a merge of a new
 session's claims into an older report must not break the document)."""
 
-from replication.report import render, summary_table
+from replication.report import render, summary_table, write_report
 
 OLD = {  # a record as written before 0.2: effect and CI copied beside the decision, parts as decisions
     "claim": "random-reinit-fails", "scale": "small", "verdict": "SUPPORTED", "number": 11, "statement": "s",
@@ -23,3 +23,13 @@ def test_old_and_new_records_render_alike():
         text = render([record], "small", {"commit": "abc"})
         assert "Smallest effect of interest: 1 points of accuracy." in text
         assert "| 2 [1, 3] | 0.01 | 5 |" in summary_table([record])
+
+
+def test_a_rewrite_removes_figures_no_result_links(tmp_path):
+    figures = tmp_path / "small" / "figures"
+    figures.mkdir(parents=True)
+    for name in ("kept.png", "stale.png"):
+        (figures / name).write_bytes(b"png")
+    record = {**NEW, "figures": [{"caption": "c", "path": "figures/kept.png"}]}
+    write_report([record], "small", tmp_path, {"commit": "abc"})
+    assert sorted(p.name for p in figures.iterdir()) == ["kept.png"]
