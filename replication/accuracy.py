@@ -81,15 +81,20 @@ def ticket_minus_dense(tickets: list[Run], max_density: float) -> np.ndarray:
     return low_density_accuracy(tickets, max_density) - dense_accuracy(tickets)
 
 
+def training_bar(reference, classes: int, floor: float):
+    """The test accuracy (%) a network must reach to count as trained: chance plus `floor` (registry.TRAINS_FLOOR)
+    of the reference accuracy's gain over chance."""
+    chance = 100.0 / classes
+    return chance + floor * (reference - chance)
+
+
 def failed_to_train(runs: list[Run], tickets: list[Run], max_density: float, classes: int,
                     floor: float) -> np.ndarray:
-    """Per seed: did the run fail to train at the low densities? Its mean test accuracy there is below chance
-    plus `floor` of its ticket's dense gain over chance (diverged counts as failed). A ticket's advantage
-    over a control that failed is a confound, not a win."""
-    chance = 100.0 / classes
+    """Per seed: did the run fail to train at the low densities? Its mean test accuracy there is below the
+    training bar set by its ticket's dense network (diverged counts as failed). A ticket's advantage over a
+    control that failed is a confound, not a win."""
     accuracy = low_density_accuracy(runs, max_density, tickets[0])
-    bar = chance + floor * (dense_accuracy(tickets) - chance)
-    return ~(accuracy >= bar)
+    return ~(accuracy >= training_bar(dense_accuracy(tickets), classes, floor))
 
 
 def ticket_advantage(tickets: list[Run], reinits: list[Run], max_density: float) -> np.ndarray:

@@ -221,25 +221,24 @@ def _status(options: SessionOptions) -> int:
 def _probe(options: SessionOptions) -> int:
     """Runs a scale's stability probe (stored, resumable) and prints each batch size's LII and regime."""
     from . import probe
+    from .imp import n_rounds
     from .lab import Session
     from .progress import RoundPrinter
-    from .registry import PROBES, TRAINS_FLOOR
+    from .registry import PROBES
     from .store import RunStore
 
     scale = options.scale or "smoke"
     if scale not in PROBES:
         raise UsageError(f"no stability probe is declared at scale {scale!r}; use one of {', '.join(PROBES)}")
     specs = [s for declared in PROBES[scale] for arm in declared.arms().values() for s in arm]
-    progress = RoundPrinter(total=sum(1 if s.copy_round is not None else s.prune.rounds + 1 for s in specs))
+    progress = RoundPrinter(total=sum(n_rounds(s) for s in specs))
     session = Session(RunStore(options.store), options.device, options.data_dir, progress=progress,
                       executor=options.make_executor(connect=True))
-    lab = session.lab(scale)
     for declared in PROBES[scale]:
-        results = probe.measure(lab, declared)
-        classes = lab.data(declared.imp(declared.batch_sizes[0])[0].train.dataset).num_classes
+        results, regimes = probe.survey(session.lab(scale), declared)
         print(f"stability probe, scale {scale}: {declared.preset} {dict(declared.overrides) or ''}, "
               f"{declared.seeds} seeds, LII (points of test error) of rounds {declared.rounds}")
-        print(probe.table(results, probe.classify(results, classes, TRAINS_FLOOR)) + "\n")
+        print(probe.table(results, regimes) + "\n")
     progress.close()
     return 0
 

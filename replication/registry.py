@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .presets import preset
-from .probe import Probe
 from .spec import ExperimentSpec
 
 SCALES = ("smoke", "small", "paper")
@@ -109,6 +108,34 @@ class Setup:
         """The second trainings the instability measure needs: each run's rounds `instability_rounds`, and its
         dense round for the paper's "stability at initialization" context."""
         return [spec.copy_of(r) for r in dict.fromkeys((0, *self.instability_rounds)) for spec in runs]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A stability probe (its rule: replication/probe.py): a training (preset and overrides), the batch sizes it
+    sweeps, seeds, and the rounds whose LII it reads (the dense round and an early subnetwork)."""
+
+    preset: str
+    batch_sizes: tuple[int, ...]
+    seeds: int
+    overrides: tuple[tuple[str, Any], ...] = ()
+    rounds: tuple[int, ...] = (0, 2)
+    # What the probe found when it ran (batch, regime), declared with it so that tests can hold every setup on
+    # this training to it: its semistable arm semistable, its unstable arm unstable, its stable arm stable.
+    found: tuple[tuple[int, str], ...] = ()
+
+    def covers(self, preset_name: str, overrides: tuple[tuple[str, Any], ...]) -> bool:
+        """Does this probe calibrate a setup on this preset with these overrides (the same training)?"""
+        return preset_name == self.preset and dict(overrides) == dict(self.overrides)
+
+    def arms(self) -> dict[str, list[ExperimentSpec]]:
+        """Per batch size: IMP up to the last probed round, and the second trainings of the probed rounds."""
+        setup = Setup(self.preset, self.seeds, max(self.rounds), self.overrides, instability_rounds=self.rounds)
+        arms: dict[str, list[ExperimentSpec]] = {}
+        for b in self.batch_sizes:
+            imp = setup.specs("imp", batch_size=b)
+            arms[f"IMP batch {b}"], arms[f"second trainings, batch {b}"] = imp, setup.copies(imp)
+        return arms
 
 
 def _tickets(s: "Setup", batch: int, copies: bool = False) -> dict[str, list[ExperimentSpec]]:

@@ -8,7 +8,8 @@ import pytest
 
 from replication import probe, registry
 from replication.cli import main
-from replication.probe import FAILS, SEMISTABLE, STABLE, UNSTABLE, BatchStability, Probe
+from replication.probe import FAILS, SEMISTABLE, STABLE, UNSTABLE, BatchStability
+from replication.registry import Probe
 
 
 def _batch(b: int, lii: list[float], accuracy: list[float]) -> BatchStability:
