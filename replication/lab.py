@@ -18,7 +18,7 @@ from .data import TensorData, load_dataset
 from .executors import Executor, InProcess
 from .figures import FigureFolder
 from .imp import Progress
-from .registry import Claim, Setup, setup_for
+from .registry import LANDSCAPE_EXAMPLES, Claim, Setup, setup_for
 from .spec import ExperimentSpec
 from .stability import round_instability, successive_barriers
 from .store import Run, RunStore
@@ -45,6 +45,8 @@ class Session:
     # each run asked for, by hash: "trained" here (or resumed), or "stored" (already complete); the
     # report states both counts, so that a wall time from a warm store is not read as training time
     ledger: dict[tuple[str, str], str] = field(default_factory=dict)  # (scale, hash) -> kind
+    # landscape measures already taken, by what they measured: claims that share runs (1 and 3) share these too
+    measures: dict[tuple, list[float]] = field(default_factory=dict)
 
     def lab(self, scale: str) -> "Lab":
         return Lab(scale, self)
@@ -107,10 +109,19 @@ class Lab:
         by_round: dict[int, list[Run]] = {}
         for copy in copies:
             by_round.setdefault(copy.spec.copy_round, []).append(copy)
-        data = self.data(runs[0].spec.train.dataset)
-        return {r: np.array(round_instability(runs, c, data)) for r, c in by_round.items()}
+        data, examples = self.data(runs[0].spec.train.dataset), LANDSCAPE_EXAMPLES.get(self.scale)
+        return {r: np.array(self._measure(("lii", examples, *(x.spec.hash() for x in runs + c)),
+                                          lambda c=c: round_instability(runs, c, data, examples=examples)))
+                for r, c in by_round.items()}
 
     def barriers(self, runs: list[Run]) -> np.ndarray:
         """Error barriers between successive rounds (points of training error): runs × round pairs."""
-        data = self.data(runs[0].spec.train.dataset)
-        return np.array([successive_barriers(run, data) for run in runs])
+        data, examples = self.data(runs[0].spec.train.dataset), LANDSCAPE_EXAMPLES.get(self.scale)
+        return np.array([self._measure(("barriers", examples, run.spec.hash()),
+                                       lambda run=run: successive_barriers(run, data, examples=examples))
+                         for run in runs])
+
+    def _measure(self, key: tuple, measure) -> list[float]:
+        if key not in self.session.measures:
+            self.session.measures[key] = measure()
+        return self.session.measures[key]

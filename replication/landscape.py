@@ -67,27 +67,29 @@ def recompute_batchnorm(model: nn.Module, x: torch.Tensor) -> None:
 
 
 def error_path(model: nn.Module, w1, w2, data: TensorData, split: str = "test", points: int = LII_POINTS,
-               bn: str = "recompute") -> ErrorPath:
-    """Error (%) at `points` evenly spaced α in [0, 1] on the chosen split."""
+               bn: str = "recompute", examples: int | None = None) -> ErrorPath:
+    """Error (%) at `points` evenly spaced α in [0, 1] on the chosen split (its first `examples` examples, and batch
+    norm recomputed on the first `examples` training examples, when given)."""
     if bn not in ("recompute", "interpolate"):
         raise ValueError(f"unknown batch-norm handling {bn!r}; use 'recompute' or 'interpolate'")
     alphas = np.linspace(0.0, 1.0, points)
-    x, y = data.split(split)
+    x, y = (t[:examples] for t in data.split(split))
     errors = []
     for alpha in alphas:
         model.load_state_dict(interpolate(w1, w2, float(alpha)))
         if bn == "recompute" and _has_batchnorm(model):
-            recompute_batchnorm(model, data.x_train)
+            recompute_batchnorm(model, data.x_train[:examples])
         errors.append(100.0 * (1.0 - evaluate(model, x, y)[1]))
     return ErrorPath(alphas, np.array(errors))
 
 
-def instability(model: nn.Module, w1, w2, data: TensorData, points: int = LII_POINTS, bn: str = "recompute") -> float:
+def instability(model: nn.Module, w1, w2, data: TensorData, points: int = LII_POINTS, bn: str = "recompute",
+                examples: int | None = None) -> float:
     """Linear interpolation instability in points of test error."""
-    return error_path(model, w1, w2, data, "test", points, bn).barrier
+    return error_path(model, w1, w2, data, "test", points, bn, examples).barrier
 
 
 def error_barrier(model: nn.Module, w1, w2, data: TensorData, points: int = BARRIER_POINTS,
-                  bn: str = "recompute") -> float:
+                  bn: str = "recompute", examples: int | None = None) -> float:
     """Barrier between successive rounds, in points of training error (paper Fig. 8)."""
-    return error_path(model, w1, w2, data, "train", points, bn).barrier
+    return error_path(model, w1, w2, data, "train", points, bn, examples).barrier

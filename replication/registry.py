@@ -8,13 +8,14 @@ at some scale is still collected and reported, with the reason it is not run.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from .presets import preset
 from .spec import ExperimentSpec
 
-SCALES = ("smoke", "small", "paper")
+SCALES = ("smoke", "small", "medium", "paper")
 
 
 RULES = ("superiority", "non-inferiority", "equivalence", "trend")
@@ -81,6 +82,7 @@ class Setup:
     repel: float = 0.0  # λ of the repellent (> 0) or attractive (< 0) loss (claims 4–6)
     previous_only: bool = False  # the loss repels only the previous round's optimum (claim 6)
     warmup_epochs: int = 0  # the warm-up arm's linear warm-up, in epochs (claim 2)
+    rewind_step: int = 0  # claim 5's rewinding arm: IMP that rewinds to this step instead of initialization (0: none)
     weight_decay: float = 0.0  # the decayed arm's weight decay (claim 9)
     differs: str = ""  # how this differs from the paper, and why
     # Set where the scale has no setting the claim can honestly run on (no semistable batch size by the scale's
@@ -99,9 +101,12 @@ class Setup:
         return spec.with_(prune=dataclasses.replace(spec.prune, rounds=self.rounds))
 
     def specs(self, control: str = "imp", seeds: int | None = None, repel: float = 0.0,
-              previous_only: bool = False, **train: Any) -> list[ExperimentSpec]:
-        """One spec per seed (init seed = noise seed = seed index); repel = λ of the repellent loss."""
+              previous_only: bool = False, rewind_step: int = 0, **train: Any) -> list[ExperimentSpec]:
+        """One spec per seed (init seed = noise seed = seed index); repel = λ of the repellent loss; rewind_step > 0
+        rewinds to that step instead of resetting to initialization."""
         base = self.base(**train).with_(control=control, repel_lambda=repel, repel_previous_only=previous_only)
+        if rewind_step:
+            base = base.with_(prune=dataclasses.replace(base.prune, reset="rewind", rewind_step=rewind_step))
         return [base.with_(init_seed=s, noise_seed=s) for s in range(seeds or self.seeds)]
 
     def copies(self, runs: list[ExperimentSpec]) -> list[ExperimentSpec]:
@@ -188,12 +193,16 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           needs="a calibrated setup at this scale"),
     Claim(5, "attraction-rescues-unstable",
           "With the attractive loss (λ = −1), small-batch IMP finds tickets, though not as good as rewinding.",
-          "Fig. 3 right", "attracted IMP minus plain IMP at low densities, small batch",
-          (Part("superiority", 1.0, ACCURACY),),
+          "Fig. 3 right", "attracted IMP minus plain IMP at low densities, small batch; and IMP rewound to an early "
+          "step minus attracted IMP (where the scale has a rewinding arm)",
+          (Part("superiority", 1.0, ACCURACY), Part("superiority", 1.0, ACCURACY)),
           lambda s: {"IMP": s.specs("imp", batch_size=s.small_batch),
                      f"IMP, attracted (λ={s.repel:g})": s.specs("imp", repel=s.repel, batch_size=s.small_batch),
-                     "random reinit": s.specs("reinit", batch_size=s.small_batch)},
-          needs="a calibrated setup at this scale, and a rewinding arm"),
+                     "random reinit": s.specs("reinit", batch_size=s.small_batch),
+                     **({f"IMP, rewound to step {s.rewind_step}": s.specs("imp", rewind_step=s.rewind_step,
+                                                                          batch_size=s.small_batch)}
+                        if s.rewind_step else {})},
+          needs="a calibrated setup at this scale"),
     Claim(6, "repel-previous-only-biphasic",
           "Repelling only the previous optimum is not enough: IMP retrains to the optimum from two rounds back "
           "(a checkerboard in the distance matrix) and tickets still somewhat win.",
@@ -247,7 +256,8 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           "test accuracy at low densities, ticket minus random reinitialization (same mask), paired by seed; and "
           "the ticket against its own dense network (a winning ticket)",
           (Part("superiority", 1.0, ACCURACY), Part("non-inferiority", 1.0, ACCURACY)),
-          lambda s: {"IMP ticket": s.specs("imp"), "random reinit": s.specs("reinit")},
+          lambda s: {"IMP ticket": s.specs("imp", batch_size=s.large_batch),
+                     "random reinit": s.specs("reinit", batch_size=s.large_batch)},
           core=True),
 ]}
 
@@ -280,6 +290,25 @@ _FASHION_NOTE = ("Fashion-MNIST (60,000 training images, a Debian package) and L
                  "256 for the semistable 512 and 512 for the stable 2048, as the small stability probe found before "
                  "any IMP run (see PROBES; batch 64 fails to train in one seed there); 5 seeds, 12 rounds (6.9% "
                  "remaining).")
+
+# The medium sweep: Table 1's ResNet-20 at width 8 on reduced Fashion-MNIST (presets.py), one sweep for every claim as
+# at the smaller scales. Its batch sizes are the medium stability probe's findings (PROBES["medium"]): 16 unstable,
+# 32 semistable; of the stable 64–512, 256 keeps the paper's ratio of stable to unstable batch (2048 / 128 = 16),
+# and 512 trains to 69% in its 32 steps, 11 points under the best dense network. 16 rounds (2.8% remaining) so that
+# claims 8 and 10 reach the paper's very low densities; "low densities" ≤ 6.87% as at paper scale; 5 seeds. The
+# rewinding arm rewinds to 5% of the unstable batch's training steps.
+_MEDIUM_UNSTABLE, _MEDIUM_SEMISTABLE, _MEDIUM_STABLE = 16, 32, 256
+_MEDIUM_REWIND = math.ceil(0.05 * 2 * math.ceil(8192 / _MEDIUM_UNSTABLE))
+_MEDIUM_SWEEP = dict(preset="resnet20-fashion-mnist-sgd", seeds=5, rounds=16, large_batch=_MEDIUM_STABLE,
+                     low_density=0.07)
+_MEDIUM_NOTE = ("ResNet-20 (batch norm, parameter-free shortcuts) at width 8 instead of 16, on Fashion-MNIST "
+                "reduced to 8,192 training images at 14×14 instead of CIFAR-10, so that it runs on a 2-core CPU in "
+                "under three hours. SGD with momentum 0.9 and lr 0.1 as in Table 1, constant, 2 epochs per round (the "
+                "paper: 85), no weight decay or augmentation; the landscape measures read 2,048 examples. Batch "
+                f"{_MEDIUM_UNSTABLE} stands for the unstable 128, {_MEDIUM_SEMISTABLE} for the semistable 512 and "
+                f"{_MEDIUM_STABLE} for the stable 2048, as the medium stability probe found before any IMP run (see "
+                "PROBES); 5 seeds, 16 rounds (2.8% remaining).")
+_MEDIUM_STABLE_NOTE = " The stable setup is the stable batch's IMP, as in the paper's reinit control of Fig. 1."
 
 # Paper-scale seeds by power, not the paper's 3: with 3 paired seeds a sign-flip check can never go below p = 0.125
 # and a t-test has 2 degrees of freedom. The planning value is a per-seed sd of two thirds of the margin (d_z = 1.5
@@ -370,6 +399,36 @@ SETUPS: dict[str, dict[str, Setup]] = {
             **_FASHION_SWEEP,
             differs=_FASHION_NOTE + " 12 rounds reach 6.9%, so only the high-density end of \"extremes\" exists."),
     },
+    "medium": {
+        "random-reinit-fails": Setup(**_MEDIUM_SWEEP, differs=_MEDIUM_NOTE + _MEDIUM_STABLE_NOTE),
+        "stable-training-finds-tickets": Setup(**_MEDIUM_SWEEP, small_batch=_MEDIUM_UNSTABLE,
+                                               instability_rounds=(5, 10, 15), differs=_MEDIUM_NOTE),
+        "warmup-helps-semistable": Setup(
+            **_MEDIUM_SWEEP, small_batch=_MEDIUM_SEMISTABLE, warmup_epochs=1,
+            differs=_MEDIUM_NOTE + " The warm-up is 1 of 2 epochs (the paper: 10 of 85)."),
+        "instability-predicts-tickets": Setup(
+            **_MEDIUM_SWEEP, batch_sizes=(_MEDIUM_UNSTABLE, _MEDIUM_SEMISTABLE, _MEDIUM_STABLE),
+            instability_rounds=(5, 10, 15),
+            differs=_MEDIUM_NOTE + " Three batch sizes: the unstable, semistable and stable ones."),
+        "repellence-removes-tickets": Setup(**_MEDIUM_SWEEP, repel=2.0,
+                                            differs=_MEDIUM_NOTE + " The paper's λ = 2 at the stable batch."),
+        "attraction-rescues-unstable": Setup(
+            **_MEDIUM_SWEEP, small_batch=_MEDIUM_UNSTABLE, repel=-1.0, rewind_step=_MEDIUM_REWIND,
+            differs=_MEDIUM_NOTE + f" The paper's λ = −1 at the unstable batch; the rewinding arm rewinds to step "
+                                   f"{_MEDIUM_REWIND}, 5% of that batch's training (the paper does not say where it "
+                                   f"rewinds; Frankle et al. 2020 rewind ResNet-20 to a few percent of training)."),
+        "repel-previous-only-biphasic": Setup(**_MEDIUM_SWEEP, repel=2.0, previous_only=True,
+                                              differs=_MEDIUM_NOTE + " λ = 2 against the previous optimum only."),
+        "tickets-retrain-to-similar-regions": Setup(**_MEDIUM_SWEEP, small_batch=_MEDIUM_UNSTABLE,
+                                                    differs=_MEDIUM_NOTE),
+        "weights-grow-away-from-zero": Setup(**_MEDIUM_SWEEP, small_batch=_MEDIUM_SEMISTABLE, differs=_MEDIUM_NOTE),
+        "weight-decay-hurts-semistable": Setup(
+            **_MEDIUM_SWEEP, small_batch=_MEDIUM_SEMISTABLE, weight_decay=5e-4,
+            differs=_MEDIUM_NOTE + " Weight decay 5e-4 against none (Table 1's 1e-5 does nothing in 2 epochs)."),
+        "same-basin-only-at-medium-density": Setup(
+            **_MEDIUM_SWEEP, differs=_MEDIUM_NOTE + " 16 rounds reach 2.8%, so both extremes exist: pairs above "
+                                                    "51.2% and the pair below 3.5%."),
+    },
     # Paper scale: Table 1's ResNet-20 on CIFAR-10 with the Fig. 1 batch sizes and 25 rounds as in the paper
     # (density 0.8**25 = 0.38%), PAPER_SEEDS seeds; "low densities" are those at or below 6.87%, where Fig. 1's
     # curves part.
@@ -414,6 +473,22 @@ PROBES: dict[str, tuple[Probe, ...]] = {
     "small": (Probe("lenet-fashion-mnist-sgd", (64, 128, 256, 512), seeds=5,
                     found=((64, "fails"), (128, "unstable"), (256, "semistable"), (512, "stable"))),),
 }
+
+
+# The medium scale's stability probe, declared 2026-11-28 before any IMP run at that scale: the dense round and 64%
+# remaining, 4 seeds, at the medium training (lr 0.1, 2 epochs of 8,192 images). Run first over batch 32–512,
+# where it found batch 32 the only unstable one (and none semistable), then extended to batch 16. Found, LII (points)
+# mean over seeds, dense / 64% remaining, and dense accuracy: 16: 21.5 / 3.7, 78.9% (unstable: mean 12.6);
+# 32: 6.9 / 0.9, 80.4% (semistable: mean 3.9, within [2, 6.3]); 64: 2.8 / 0.6; 128: 2.5 / 0.6; 256: 2.0 / 0.4,
+# 78.2%; 512: 1.3 / 0.8, 69.1% (stable: means 1.7, 1.5, 1.2, 1.0).
+PROBES["medium"] = (Probe("resnet20-fashion-mnist-sgd", (16, 32, 64, 128, 256, 512), seeds=4,
+                          found=((16, "unstable"), (32, "semistable"), (64, "stable"), (128, "stable"),
+                                 (256, "stable"), (512, "stable"))),)
+
+# Where the landscape measures (LII, error barriers) read a fixed share of the data instead of all of it: the first
+# N test (or training) examples, batch norm recomputed on the first N training examples. A ResNet's path of 30
+# points over all 10,000 test images would cost more than its trainings at the medium scale. None elsewhere.
+LANDSCAPE_EXAMPLES: dict[str, int] = {"medium": 2048}
 
 
 def setup_for(claim_id: str, scale: str) -> Setup | None:

@@ -17,7 +17,8 @@ from .models import fresh_model
 from .store import Run
 
 
-def round_instability(runs: list[Run], copies: list[Run], data: TensorData, bn: str = "recompute") -> list[float]:
+def round_instability(runs: list[Run], copies: list[Run], data: TensorData, bn: str = "recompute",
+                      examples: int | None = None) -> list[float]:
     """LII (points of test error) of the round each copy repeats, per run; NaN where the run stopped
     (diverged) before that round, so that there is nothing to compare."""
     out = []
@@ -29,7 +30,8 @@ def round_instability(runs: list[Run], copies: list[Run], data: TensorData, bn: 
             out.append(math.nan)
             continue
         model = fresh_model(run.spec, data, 0).to(data.x_train.device)
-        out.append(instability(model, run.rounds[index].trained, copy.rounds[0].trained, data, bn=bn))
+        out.append(instability(model, run.rounds[index].trained, copy.rounds[0].trained, data, bn=bn,
+                               examples=examples))
     return out
 
 
@@ -38,8 +40,8 @@ def subnetwork_instability(by_round: dict[int, np.ndarray], rounds: tuple[int, .
     return np.mean([by_round[r] for r in rounds], axis=0)
 
 
-def successive_barriers(run: Run, data: TensorData, bn: str = "recompute") -> list[float]:
+def successive_barriers(run: Run, data: TensorData, bn: str = "recompute", examples: int | None = None) -> list[float]:
     """Error barrier (points of training error, 20 points) between the trained networks of rounds r and r+1."""
     model = fresh_model(run.spec, data, 0).to(data.x_train.device)
     rounds = run.rounds
-    return [error_barrier(model, a.trained, b.trained, data, bn=bn) for a, b in zip(rounds, rounds[1:])]
+    return [error_barrier(model, a.trained, b.trained, data, bn=bn, examples=examples) for a, b in zip(rounds, rounds[1:])]

@@ -253,3 +253,30 @@ def test_imagenet_folders_load_lazily(tmp_path, monkeypatch):
     assert batch.shape == (2, 3, 224, 224)
     assert torch.equal(data.y_train, torch.tensor([0, 0, 1, 1]))
     assert torch.allclose(data.x_test[0:1], data.x_test[torch.tensor([0])])
+
+
+def test_a_reduced_dataset_is_a_fixed_subset_pooled_and_standardized_again():
+    """data.reduce: the first N of a seed-0 permutation of the training images (the same on every load), each image
+    average-pooled, then standardized on the subset; the test images are all kept and pooled alike."""
+    g = torch.Generator().manual_seed(0)
+    base = TensorData("base", torch.rand(100, 1, 8, 8, generator=g), torch.arange(100) % 10,
+                      torch.rand(30, 1, 8, 8, generator=g), torch.arange(30) % 10, 10)
+    how = D.Reduced("base", train_examples=40, pool=2)
+    small, again = D.reduce(base, how, "base-40-4px"), D.reduce(base, how, "base-40-4px")
+    assert small.name == "base-40-4px" and small.image_shape == (1, 4, 4)
+    assert small.n_train == 40 and len(small.y_test) == 30
+    torch.testing.assert_close(small.x_train, again.x_train)
+    keep = torch.from_numpy(np.random.RandomState(0).permutation(100)[:40])
+    torch.testing.assert_close(small.y_train, base.y_train[keep])
+    pooled = base.x_train[keep[0], 0, :2, :2].mean()
+    raw = torch.nn.functional.avg_pool2d(base.x_train[keep], 2)
+    assert float(small.x_train[0, 0, 0, 0]) == pytest.approx(float((pooled - raw.mean()) / raw.std()), abs=1e-5)
+    assert float(small.x_train.mean()) == pytest.approx(0.0, abs=1e-5)
+    with pytest.raises(DataError, match="needs 400 training images"):
+        D.reduce(base, D.Reduced("base", 400), "too-big")
+
+
+def test_every_reduced_dataset_is_a_dataset_name_and_reduces_a_loadable_one():
+    from replication.spec import DATASETS
+    for name, how in D.REDUCED.items():
+        assert name in DATASETS and how.base in DATASETS and how.base not in D.REDUCED

@@ -432,6 +432,27 @@ def test_recomputed_batchnorm_changes_the_error_at_the_midpoint():
     assert interpolated.barrier == pytest.approx(20.0)
 
 
+def test_error_path_on_the_first_examples_is_the_path_on_data_cut_to_them():
+    """`examples` (registry.LANDSCAPE_EXAMPLES) reads the first N test or training examples and recomputes batch
+    norm on the first N training examples: the same path as on a dataset holding only those. On the hand case
+    above with a far training outlier and a wrongly labelled test point appended, N = 2 training and 5 test
+    examples would differ; N = 5 keeps the outlier out of batch norm (x_train has 2 + the outlier at index 2, so
+    the cut must leave it in: the recomputed statistics change and so can the errors)."""
+    model = _bn_model()
+    w1, w2 = _bn_weights(model, 1.0, 2.0), _bn_weights(model, 3.0, 18.0)
+    full = TensorData("bn", _column(-1, 1, 40, 41, 42, 43), torch.tensor([1, 0, 0, 0, 0, 0]),
+                      _column(-1.5, 0, 1, 10, 11, -30), torch.tensor([1, 0, 0, 0, 0, 0]), 2)
+    for n in (2, 5):
+        cut = TensorData("bn", full.x_train[:n], full.y_train[:n], full.x_test[:n], full.y_test[:n], 2)
+        for split in ("test", "train"):
+            np.testing.assert_array_equal(error_path(model, w1, w2, full, split, points=3, examples=n).errors,
+                                          error_path(model, w1, w2, cut, split, points=3).errors)
+    # the hand case: on the first 2 training examples (−1, 1) batch norm is as in the test above, so the first two
+    # test points are right at every α; with all six, the outliers move the statistics and −1.5 flips
+    np.testing.assert_allclose(error_path(model, w1, w2, full, "test", points=3, examples=2).errors, [0.0] * 3)
+    assert error_path(model, w1, w2, full, "test", points=3).errors.max() > 0
+
+
 # ======================================================================================
 # Accuracy by density
 # ======================================================================================

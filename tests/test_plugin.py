@@ -18,13 +18,17 @@ import torch
 # under scipy.stats) cannot be loaded twice: so everything the plugin imports is imported here, before any
 # inner session (imported, not registered: this session does not use the plugin).
 import replication.pytest_plugin  # noqa: F401
-from replication.registry import CLAIMS, SETUPS
+from replication.pytest_plugin import MARKS
+from replication.registry import CLAIMS, SCALES, SETUPS
 from replication.report import RESULT_KEYS
 
 pytest_plugins = ["pytester"]
 
 # Inner sessions: the plugin under test, no hypothesis plugin (its terminal summary costs ~1 s a session) and
 # no cache; the pre-import above makes pytest warn that it cannot assert-rewrite the plugin, which is harmless.
+OTHERS = len(SCALES) - 1  # the items of one claim test deselected when one scale runs
+SMOKE = [s for s in SCALES if MARKS.get(s, s) == "smoke"]  # the scales `-m smoke` selects
+
 PLUGIN = ("-p", "replication.pytest_plugin", "-p", "no:hypothesispytest", "-p", "no:cacheprovider",
           "-W", "ignore::pytest.PytestAssertRewriteWarning")
 
@@ -79,17 +83,17 @@ def test_markers_are_registered(pytester):
 def test_strict_markers_and_m_smoke_give_no_warning(pytester, run):
     pytester.makepyfile(test_fake=concluding("random-reinit-fails", "SUPPORTED"))
     result = run("--strict-markers", "-m", "smoke", "-W", "error::pytest.PytestUnknownMarkWarning")
-    result.assert_outcomes(passed=1, deselected=2, warnings=0)
+    result.assert_outcomes(passed=len(SMOKE), deselected=len(SCALES) - len(SMOKE), warnings=0)
     assert "warnings summary" not in result.stdout.str()
     assert result.ret == 0
 
 
 def test_scale_fixture_parametrizes_and_default_runs_smoke_only(pytester, run):
-    pytester.makepyfile(test_fake=claim_test("random-reinit-fails", "assert scale in ('smoke', 'small', 'paper')"))
+    pytester.makepyfile(test_fake=claim_test("random-reinit-fails", f"assert scale in {SCALES}"))
     collected = pytester.runpytest(*PLUGIN, "--collect-only", "-q", "--scale", "small")
     assert "test_fake.py::test_claim[small]" in collected.stdout.str()
     result = run("-v")
-    result.assert_outcomes(passed=1, deselected=2)
+    result.assert_outcomes(passed=1, deselected=OTHERS)
     result.stdout.fnmatch_lines(["*test_claim?smoke? PASSED*"])
     assert "[small]" not in result.stdout.str() and "[paper]" not in result.stdout.str()
 
@@ -97,14 +101,14 @@ def test_scale_fixture_parametrizes_and_default_runs_smoke_only(pytester, run):
 def test_scale_option_selects_that_scale(pytester, run):
     pytester.makepyfile(test_fake=claim_test("random-reinit-fails", "assert scale == 'small'"))
     result = run("--scale", "small", "-v")
-    result.assert_outcomes(passed=1, deselected=2)
+    result.assert_outcomes(passed=1, deselected=OTHERS)
     result.stdout.fnmatch_lines(["*test_claim?small? PASSED*"])
 
 
-def test_m_smoke_selects_smoke(pytester, run):
-    pytester.makepyfile(test_fake=claim_test("random-reinit-fails", "assert scale == 'smoke'"))
+def test_m_smoke_selects_the_smoke_scales(pytester, run):
+    pytester.makepyfile(test_fake=claim_test("random-reinit-fails", f"assert scale in {SMOKE}"))
     result = run("-m", "smoke", "-v")
-    result.assert_outcomes(passed=1, deselected=2)
+    result.assert_outcomes(passed=len(SMOKE), deselected=len(SCALES) - len(SMOKE))
 
 
 def test_plain_tests_are_not_deselected(pytester, run):
@@ -116,7 +120,7 @@ def test_plain_tests_are_not_deselected(pytester, run):
 def test_paper_scale_skips_without_cuda(pytester, run):
     pytester.makepyfile(test_fake=claim_test("random-reinit-fails", "raise AssertionError('must not run')"))
     result = run("--scale", "paper")
-    result.assert_outcomes(skipped=1, deselected=2)
+    result.assert_outcomes(skipped=1, deselected=OTHERS)
     result.stdout.fnmatch_lines(["SKIPPED*GPU*"])
     assert not (pytester.path / "reports").exists()
 
@@ -125,7 +129,7 @@ def test_paper_scale_skips_without_cuda(pytester, run):
 
 def test_supported_passes(pytester, run):
     pytester.makepyfile(test_fake=concluding("random-reinit-fails", "SUPPORTED"))
-    run().assert_outcomes(passed=1, deselected=2)
+    run().assert_outcomes(passed=1, deselected=OTHERS)
     assert results(pytester)[0]["verdict"] == "SUPPORTED"
 
 
@@ -133,7 +137,7 @@ def test_supported_passes(pytester, run):
 def test_refuted_and_error_fail(pytester, run, verdict):
     pytester.makepyfile(test_fake=concluding("random-reinit-fails", verdict, "the reason it failed"))
     result = run()
-    result.assert_outcomes(failed=1, deselected=2)
+    result.assert_outcomes(failed=1, deselected=OTHERS)
     result.stdout.fnmatch_lines([f"*random-reinit-fails [[]smoke[]]: {verdict}*the reason it failed*"])
     [r] = results(pytester)
     assert r["verdict"] == verdict and r["reason"] == "the reason it failed"
@@ -146,7 +150,7 @@ def test_a_known_refutation_is_expected_until_the_claim_replicates(pytester, run
     error, fails so that the record gets revisited."""
     pytester.makepyfile(test_fake=concluding("repellence-removes-tickets", verdict))
     result = run()
-    result.assert_outcomes(**{outcome: 1}, deselected=2)
+    result.assert_outcomes(**{outcome: 1}, deselected=OTHERS)
     if outcome == "failed":
         result.stdout.fnmatch_lines(["*revisit Setup.known_refuted*"])
     assert results(pytester)[0]["verdict"] == verdict
@@ -165,7 +169,7 @@ def test_a_known_refutation_of_one_part_still_guards_the_others(pytester, run, m
     """
     pytester.makepyfile(test_fake=claim_test("weights-grow-away-from-zero", body))
     result = run()
-    result.assert_outcomes(**{outcome: 1}, deselected=2)
+    result.assert_outcomes(**{outcome: 1}, deselected=OTHERS)
     if outcome == "failed":
         result.stdout.fnmatch_lines(["*part(s) ?2?, recorded as replicating*no longer do*"])
 
@@ -173,7 +177,7 @@ def test_a_known_refutation_of_one_part_still_guards_the_others(pytester, run, m
 def test_inconclusive_skips_with_reason(pytester, run):
     pytester.makepyfile(test_fake=concluding("random-reinit-fails", "INCONCLUSIVE", "about 23 seeds would do"))
     result = run()
-    result.assert_outcomes(skipped=1, deselected=2)
+    result.assert_outcomes(skipped=1, deselected=OTHERS)
     result.stdout.fnmatch_lines(["SKIPPED*INCONCLUSIVE*about 23 seeds would do*"])
     assert results(pytester)[0]["verdict"] == "INCONCLUSIVE"
 
@@ -181,7 +185,7 @@ def test_inconclusive_skips_with_reason(pytester, run):
 def test_not_run_skips_and_is_reported(pytester, run):
     pytester.makepyfile(test_fake=claim_test("warmup-helps-semistable", "conclude.not_run(CLAIM)"))
     result = run()
-    result.assert_outcomes(skipped=1, deselected=2)
+    result.assert_outcomes(skipped=1, deselected=OTHERS)
     result.stdout.fnmatch_lines(["SKIPPED*NOT RUN*no smoke-scale experiment declared yet*"])
     [r] = results(pytester)
     assert r["verdict"] == "NOT RUN" and r["claim"] == "warmup-helps-semistable"
@@ -192,14 +196,14 @@ def test_not_run_skips_and_is_reported(pytester, run):
 
 def test_not_run_with_explicit_reason(pytester, run):
     pytester.makepyfile(test_fake=claim_test("warmup-helps-semistable", "conclude.not_run(CLAIM, 'no GPU today')"))
-    run().assert_outcomes(skipped=1, deselected=2)
+    run().assert_outcomes(skipped=1, deselected=OTHERS)
     assert results(pytester)[0]["reason"] == "no GPU today"
 
 
 def test_claim_that_raises_is_recorded_as_error(pytester, run):
     pytester.makepyfile(test_fake=claim_test("random-reinit-fails", "raise RuntimeError('the GPU caught fire')"))
     result = run()
-    result.assert_outcomes(failed=1, deselected=2)
+    result.assert_outcomes(failed=1, deselected=OTHERS)
     [r] = results(pytester)
     assert r["claim"] == "random-reinit-fails" and r["scale"] == "smoke"
     assert r["verdict"] == "ERROR" and "the GPU caught fire" in r["reason"]
@@ -221,7 +225,7 @@ def test_claim_whose_fixture_fails_is_recorded_as_error(pytester, run):
             conclude(CLAIM, decision("SUPPORTED"))
         '''))
     result = run()
-    result.assert_outcomes(errors=1, deselected=2)
+    result.assert_outcomes(errors=1, deselected=OTHERS)
     assert (pytester.path / "reports" / "smoke" / "results.json").is_file(), "the crashed claim was dropped"
     [r] = results(pytester)
     assert r["verdict"] == "ERROR" and "fixture broke" in r["reason"]
@@ -237,7 +241,7 @@ def _summary_row(report: str, claim_id: str) -> str:
 
 def test_report_and_results_written_and_merged(pytester, run):
     pytester.makepyfile(test_first=concluding("random-reinit-fails", "SUPPORTED"))
-    run().assert_outcomes(passed=1, deselected=2)
+    run().assert_outcomes(passed=1, deselected=OTHERS)
     folder = pytester.path / "reports" / "smoke"
     assert (folder / "REPORT.md").is_file() and (folder / "results.json").is_file()
     data = results(pytester)
@@ -258,7 +262,7 @@ def test_report_and_results_written_and_merged(pytester, run):
     # a second session with only another claim merges into the same report
     (pytester.path / "test_first.py").unlink()
     pytester.makepyfile(test_second=concluding("stable-training-finds-tickets", "REFUTED"))
-    run().assert_outcomes(failed=1, deselected=2)
+    run().assert_outcomes(failed=1, deselected=OTHERS)
     merged = {r["claim"]: r for r in results(pytester)}
     assert set(merged) == {"random-reinit-fails", "stable-training-finds-tickets"}
     assert merged["random-reinit-fails"]["verdict"] == "SUPPORTED"
@@ -270,7 +274,7 @@ def test_report_and_results_written_and_merged(pytester, run):
 
 def test_report_per_scale(pytester, run):
     pytester.makepyfile(test_fake=concluding("random-reinit-fails", "SUPPORTED"))
-    run("--scale", "small").assert_outcomes(passed=1, deselected=2)
+    run("--scale", "small").assert_outcomes(passed=1, deselected=OTHERS)
     assert results(pytester, "small")[0]["scale"] == "small"
     assert not (pytester.path / "reports" / "smoke").exists()
 
@@ -279,7 +283,7 @@ def test_report_per_scale(pytester, run):
 
 def test_no_report_writes_nothing(pytester, run):
     pytester.makepyfile(test_fake=concluding("random-reinit-fails", "SUPPORTED"))
-    run("--no-report").assert_outcomes(passed=1, deselected=2)
+    run("--no-report").assert_outcomes(passed=1, deselected=OTHERS)
     assert not (pytester.path / "reports").exists()
     assert not Path(pytester.path / "runs").exists()
 
@@ -300,6 +304,6 @@ def test_setup_fixture_gives_the_claims_experiment_or_reports_not_run(pytester, 
             raise AssertionError("never reached: no small setup declared")
         '''))
     result = run("--scale", "small")
-    result.assert_outcomes(passed=1, skipped=1, deselected=4)
+    result.assert_outcomes(passed=1, skipped=1, deselected=2 * OTHERS)
     verdicts = {r["claim"]: r["verdict"] for r in results(pytester, "small")}
     assert verdicts == {"random-reinit-fails": "SUPPORTED", "warmup-helps-semistable": "NOT RUN"}

@@ -42,7 +42,7 @@ def test_the_probe_runs_imp_for_its_last_round_and_copies_of_its_rounds():
 
 
 def test_every_cpu_scale_declares_its_probes_with_what_they_found():
-    assert set(registry.PROBES) == {"smoke", "small"}
+    assert {"smoke", "small", "medium"} <= set(registry.PROBES)
     for declared in (p for probes in registry.PROBES.values() for p in probes):
         assert [b for b, _ in declared.found] == list(declared.batch_sizes), declared
         assert {r for _, r in declared.found} <= {FAILS, UNSTABLE, SEMISTABLE, STABLE}

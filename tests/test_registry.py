@@ -110,6 +110,33 @@ def test_small_scale_is_one_fashion_mnist_sweep_with_the_papers_roles():
     assert small["random-reinit-fails"].preset == "lenet-fashion-mnist"
 
 
+def test_medium_scale_is_one_bn_resnet_sweep_on_reduced_fashion_mnist():
+    """Medium scale: every claim on one sweep of Table 1's ResNet-20 (batch norm, SGD at lr 0.1, momentum 0.9) at
+    width 8 on 8,192 Fashion-MNIST images at 14×14, 16 rounds, 5 seeds; the batch roles from its probe; claim 5
+    with a rewinding arm at the unstable batch."""
+    medium = SETUPS["medium"]
+    assert set(medium) == set(CLAIMS) and not any(s.not_run or s.known_refuted for s in medium.values())
+    assert {s.preset for s in medium.values()} == {"resnet20-fashion-mnist-sgd"}
+    train = preset("resnet20-fashion-mnist-sgd").train
+    assert (train.dataset, train.model, train.model_kwargs, train.optimizer, train.lr, train.momentum,
+            train.weight_decay) == ("fashion-mnist-8k-14px", "resnet20", {"width": 8}, "sgd", 0.1, 0.9, 0.0)
+    assert all(s.rounds == 16 and s.seeds == 5 and s.low_density == 0.07 and not s.overrides
+               for s in medium.values())
+    assert medium["stable-training-finds-tickets"].instability_rounds == (5, 10, 15)  # the paper's rounds
+    attraction = medium["attraction-rescues-unstable"]
+    rewound = CLAIMS["attraction-rescues-unstable"].arms(attraction)[f"IMP, rewound to step {attraction.rewind_step}"]
+    assert attraction.rewind_step > 0 and {(s.prune.reset, s.prune.rewind_step, s.train.batch_size) for s in rewound} \
+        == {("rewind", attraction.rewind_step, attraction.small_batch)}
+
+
+def test_a_scale_without_a_rewinding_arm_asks_for_none():
+    for scale in ("smoke", "small", "paper"):
+        setup = SETUPS[scale]["attraction-rescues-unstable"]
+        assert setup.rewind_step == 0
+        assert all(s.prune.reset == "init" for arm in CLAIMS["attraction-rescues-unstable"].arms(setup).values()
+                   for s in arm)
+
+
 def test_every_part_of_a_claim_has_a_rule_a_positive_margin_and_a_unit():
     for claim in CLAIMS.values():
         assert claim.parts and all(p.margin > 0 and p.unit for p in claim.parts), claim.id
