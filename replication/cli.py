@@ -184,8 +184,8 @@ def _claims() -> int:
 
 
 def _status(options: SessionOptions) -> int:
-    """Per claim: finished runs, rounds done, and the remaining cost estimated from stored round times."""
-    from .imp import n_rounds
+    """Per claim and for the whole scale: finished runs, rounds done, and the remaining cost estimated from the
+    stored round times of runs at the same batch size (a small batch's round costs several of a large one's)."""
     from .registry import CLAIMS, SETUPS
     from .store import RunStore, StoreError
 
@@ -195,27 +195,40 @@ def _status(options: SessionOptions) -> int:
     if store.root.exists() and not os.access(store.root, os.R_OK):
         raise StoreError(f"run store {store.root} is not readable; pass --store DIR")
     print(f"store {store.root}, scale {scale} (runs: every arm of the claim, second trainings included)")
+    every = []
     for claim_id, setup in SETUPS[scale].items():
         if setup.not_run:
             print(f"{CLAIMS[claim_id].number:>2} {claim_id:36s} not run at this scale: {setup.not_run}")
             continue
         specs = list(dict.fromkeys(s for arm in CLAIMS[claim_id].arms(setup).values() for s in arm))
-        done_rounds, finished, running, seconds = 0, 0, 0, []
-        for spec in specs:
-            complete = store.is_complete(spec)
-            finished += complete
-            running += not complete and store.is_running(spec)
-            stored = store.round_seconds(spec)
-            done_rounds += len(stored)
-            seconds += stored
-        total = sum(n_rounds(s) for s in specs)
-        left = total - done_rounds
-        per_round = sum(seconds) / len(seconds) if seconds else None
-        cost = "unknown (nothing stored yet)" if per_round is None else f"~{left * per_round / 60:.1f} min"
-        print(f"{CLAIMS[claim_id].number:>2} {claim_id:36s} runs {finished}/{len(specs)} finished, "
-              f"{running} running, {len(specs) - finished - running} missing or partial; "
-              f"rounds {done_rounds}/{total}, remaining {cost}")
+        every += specs
+        print(f"{CLAIMS[claim_id].number:>2} {claim_id:36s} {_progress(store, specs)}")
+    if every:
+        print(f"   {'all claims (runs they share counted once)':36s} {_progress(store, list(dict.fromkeys(every)))}; "
+              f"the minutes are one process's: parallel workers (--executor ray) divide them")
     return 0
+
+
+def _progress(store, specs: list) -> str:
+    """Finished, running and missing runs of `specs`, their rounds, and the minutes the missing rounds will take."""
+    from .imp import n_rounds
+
+    finished = sum(store.is_complete(s) for s in specs)
+    running = sum(not store.is_complete(s) and store.is_running(s) for s in specs)
+    stored = {s: store.round_seconds(s) for s in specs}
+    by_batch: dict[int, list[float]] = {}
+    for spec, seconds in stored.items():
+        by_batch.setdefault(spec.train.batch_size, []).extend(seconds)
+    everything = [t for seconds in by_batch.values() for t in seconds]
+    done, total = sum(map(len, stored.values())), sum(n_rounds(s) for s in specs)
+    cost = "unknown (nothing stored yet)"
+    if everything:
+        per_round = {b: sum(t) / len(t) for b, t in by_batch.items() if t}
+        fallback = sum(everything) / len(everything)
+        left = sum((n_rounds(s) - len(stored[s])) * per_round.get(s.train.batch_size, fallback) for s in specs)
+        cost = f"~{left / 60:.1f} min"
+    return (f"runs {finished}/{len(specs)} finished, {running} running, {len(specs) - finished - running} missing or "
+            f"partial; rounds {done}/{total}, remaining {cost}")
 
 
 def _probe(options: SessionOptions) -> int:

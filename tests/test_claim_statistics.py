@@ -29,7 +29,8 @@ LIMIT = ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / REPS)
 CALLS = {"beats": "superiority", "exceeds_zero": "superiority", "noninferior": "non-inferiority",
          "equivalent": "equivalence", "trend": "trend"}
 SHAPES = ("normal", "skewed")
-CASES = [(claim_id, scale) for scale, setups in SETUPS.items() for claim_id in setups]
+CASES = [(claim_id, scale) for scale, setups in SETUPS.items() for claim_id, setup in setups.items()
+         if not setup.not_run]  # a claim NOT RUN at a scale decides nothing there
 
 
 def _rules(claim) -> tuple[str, ...]:

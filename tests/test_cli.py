@@ -3,6 +3,7 @@ inputs is in test_bad_input.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -125,6 +126,23 @@ def test_status_counts_finished_running_and_missing_runs(env, capsys, monkeypatc
         assert main(["status", "--scale", "smoke", "--store", str(env)]) == 0
     out = capsys.readouterr().out
     assert "runs 1/4 finished, 1 running, 2 missing or partial; rounds 2/8, remaining ~" in out
+    total = out.splitlines()[-1]  # the scale's line: every claim's runs, the shared ones once
+    assert "all claims" in total and "runs 1/4 finished" in total and "parallel workers" in total
+
+
+def test_status_estimates_each_batch_size_from_its_own_stored_rounds():
+    """A missing round costs what the stored rounds at its batch size cost, not the mean of every batch size."""
+    from types import SimpleNamespace
+
+    from replication.cli import _progress
+    from replication.presets import preset
+
+    small, large = (preset("lenet-digits-sgd", batch_size=b).with_(prune=dataclasses.replace(
+        preset("lenet-digits-sgd").prune, rounds=1)) for b in (8, 256))
+    seconds = {small: [60.0], large: [6.0, 6.0]}  # small: 1 of 2 rounds stored; large: complete
+    store = SimpleNamespace(is_complete=lambda s: s is large, is_running=lambda s: False,
+                            round_seconds=lambda s: seconds[s])
+    assert _progress(store, [small, large]).endswith("rounds 3/4, remaining ~1.0 min")
 
 
 def test_help_and_version_answer_without_importing_torch():
