@@ -33,7 +33,7 @@ from .population import Member
 from .spec import TrainSpec
 from .training import TrainOutcome, autocast, lr_factor, make_optimizer, steps_per_epoch, tf32
 
-STACKABLE = ("conv2", "conv4", "conv6", "resnet8", "resnet20", "vgg16")  # ResNet-50 trains one at a time
+STACKABLE = ("conv2", "conv4", "conv6", "resnet20", "vgg16")  # ResNet-50 trains one at a time
 
 
 def can_vmap(model_name: str, stacking: str) -> bool:

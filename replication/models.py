@@ -143,7 +143,6 @@ _BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "conv2": lambda s, k, **kw: ConvNet(s, k, (64, 64), **kw),
     "conv4": lambda s, k, **kw: ConvNet(s, k, (64, 64, 128, 128), **kw),
     "conv6": lambda s, k, **kw: ConvNet(s, k, (64, 64, 128, 128, 256, 256), **kw),
-    "resnet8": lambda s, k, **kw: CifarResNet(s, k, depth=8, **kw),  # one block per stage
     "resnet20": CifarResNet,
     "vgg16": CifarVGG,
     "resnet50": _resnet50,

@@ -55,8 +55,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "scale" in metafunc.fixturenames:
-        params = [pytest.param(s, marks=[getattr(pytest.mark, MARKS.get(s, s))] + ([pytest.mark.gpu] if s == "paper" else []),
-                               id=s) for s in SCALES]
+        params = [pytest.param(s, id=s, marks=[getattr(pytest.mark, MARKS.get(s, s))]
+                               + ([pytest.mark.gpu] if s == "paper" else [])) for s in SCALES]
         metafunc.parametrize("scale", params, scope="function")
 
 

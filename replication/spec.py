@@ -22,7 +22,7 @@ BF16_VERSION = 2
 
 # "fashion-mnist-8k-14px" is a reduced cousin of Fashion-MNIST (data.REDUCED says how it is made).
 DATASETS = ("digits", "mnist", "fashion-mnist", "fashion-mnist-8k-14px", "cifar10", "imagenet")
-MODELS = ("lenet", "conv2", "conv4", "conv6", "resnet8", "resnet20", "vgg16", "resnet50")
+MODELS = ("lenet", "conv2", "conv4", "conv6", "resnet20", "vgg16", "resnet50")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "step", "cosine")
 INITS = ("kaiming_uniform", "kaiming_normal")
