@@ -7,7 +7,7 @@ Data flows one way: spec -> runs (imp, store) -> analyses -> statistics -> repor
 from .spec import ExperimentSpec, PruneSpec, SpecError, TrainSpec
 
 __all__ = ["ExperimentSpec", "PruneSpec", "TrainSpec", "SpecError", "Run", "RunStore", "load_run"]
-__version__ = "0.2.0"  # the one place the version is declared (pyproject.toml reads it)
+__version__ = "0.3.0.dev0"  # the one place the version is declared (pyproject.toml reads it)
 
 
 def __getattr__(name: str):

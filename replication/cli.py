@@ -200,7 +200,7 @@ def _status(options: SessionOptions) -> int:
         if setup.not_run:
             print(f"{CLAIMS[claim_id].number:>2} {claim_id:36s} not run at this scale: {setup.not_run}")
             continue
-        specs = list(dict.fromkeys(s for arm in CLAIMS[claim_id].arms(setup).values() for s in arm))
+        specs = CLAIMS[claim_id].specs(setup)
         every += specs
         print(f"{CLAIMS[claim_id].number:>2} {claim_id:36s} {_progress(store, specs)}")
     if every:
@@ -262,9 +262,7 @@ def _pytest_claims(args: argparse.Namespace, options: SessionOptions) -> int:
 
     from .registry import CLAIMS
 
-    claims_dir = Path(__file__).resolve().parents[1] / "claims"
-    if not claims_dir.is_dir():
-        raise UsageError(f"claim tests not found at {claims_dir}; run from a checkout of the project")
+    claims_dir = _claims_dir()
     if options.scale == "paper" and args.command == "run" and not options.device.startswith("cuda"):
         raise UsageError("the paper scale runs on the GPU: pass --device cuda "
                          "(a CPU dry run is `pytest claims --scale paper --allow-cpu`)")
@@ -280,6 +278,17 @@ def _pytest_claims(args: argparse.Namespace, options: SessionOptions) -> int:
     if args.command == "run":
         _print_verdicts(Path(options.report_dir) / selected.scale / "results.json", set(chosen or CLAIMS))
     return 0 if code == 5 else code  # 5: nothing selected is not a failure of the harness
+
+
+def _claims_dir() -> Path:
+    """Where the claim tests are: the installed `replication.claims`, which in a checkout is claims/."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("replication.claims")
+    if spec is None or not spec.submodule_search_locations:
+        raise UsageError("the claim tests (replication.claims) are not installed; reinstall the package "
+                         "(pip install replication, or pip install -e . in a checkout)")
+    return Path(list(spec.submodule_search_locations)[0])
 
 
 def _print_verdicts(results: Path, claims: set[str]) -> None:

@@ -18,7 +18,7 @@ from .data import TensorData, load_dataset
 from .executors import Executor, InProcess
 from .figures import FigureFolder
 from .imp import Progress
-from .registry import LANDSCAPE_EXAMPLES, Claim, Setup, setup_for
+from .registry import CLAIMS, LANDSCAPE_EXAMPLES, Claim, Setup, setup_for
 from .spec import ExperimentSpec
 from .stability import round_instability, successive_barriers
 from .store import Run, RunStore
@@ -69,6 +69,12 @@ class Lab:
         if setup is not None and self.session.seeds:
             setup = dataclasses.replace(setup, seeds=self.session.seeds)
         return setup
+
+    def specs(self, claim_id: str) -> list[ExperimentSpec]:
+        """Every run the claim asks for at this scale (none where it is not run here)."""
+        claim = CLAIMS[claim_id]
+        setup = self.setup(claim)
+        return claim.specs(setup) if setup is not None and not setup.not_run else []
 
     @property
     def figures(self) -> FigureFolder:

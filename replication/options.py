@@ -44,7 +44,8 @@ class SessionOptions:
     data_dir: str | None = _flag("where datasets live (default: $REPLICATION_DATA, then the usual places)",
                                  env="REPLICATION_DATA")
     seeds: int | None = _flag("override the number of seeds of every claim", kind=int)
-    report_dir: str = _flag("where <scale>/REPORT.md goes (default: reports/)", default="reports")
+    # Not ./reports: in a checkout that is the committed reports, rewritten only when asked (`./run smoke`).
+    report_dir: str | None = _flag("where <scale>/REPORT.md goes (default: reports/ inside the run store)")
     no_train: bool = _flag("only read stored runs (rebuild the report)", kind=bool, default=False)
     no_report: bool = _flag("do not write the report", kind=bool, default=False)
     executor: str = _flag("where runs are computed: inprocess (default) or ray (one task per seed and arm family)",
@@ -74,6 +75,8 @@ class SessionOptions:
             if value is None:
                 value = f.metadata["fallback"] if f.metadata["fallback"] is not None else f.default
             out[f.name] = value
+        if out["report_dir"] is None:
+            out["report_dir"] = str(Path(out["store"]) / "reports")
         return cls(**out)
 
     def pytest_args(self) -> list[str]:
@@ -140,6 +143,8 @@ def add_flags(add: Callable[..., Any], names: Iterable[str] | None = None) -> No
 
 
 def check_device(device: str) -> str:
+    if device == "cpu":  # the default answers without importing torch (the plugin checks in every pytest session)
+        return device
     import torch
 
     try:

@@ -1,8 +1,11 @@
 """The pytest plugin behind `pytest claims`: scales, markers, the lab, verdicts, the report.
 
-- `--scale smoke|small|paper` picks which parametrization of every claim runs
-  (default: smoke, or whatever `-m` selects); markers `smoke`, `small`,
-  `paper`, `gpu` are registered; `gpu` tests skip when no CUDA device exists.
+- Loaded by its pytest11 entry point in every pytest session of the environment, it acts only on claim
+  tests (those marked `@pytest.mark.claim(id)`): other tests keep their own `scale` parameters and markers.
+- `--scale NAME` picks which parametrization of every claim runs (default: smoke, or whatever `-m`
+  selects); markers `smoke`, `small`, `medium`, `paper`, `gpu` are registered; `gpu` claims skip when no
+  CUDA device exists. Every option also answers to `--replication-NAME`, the only name it gets where
+  another plugin already took the short one.
 - A claim test ends with `conclude(...)`: the result is recorded on the test
   item; SUPPORTED passes, REFUTED and ERROR fail, INCONCLUSIVE and NOT RUN skip
   with their reason.
@@ -11,8 +14,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -32,7 +37,21 @@ MARKS = {"smoke-resnet": "smoke"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    add_flags(parser.getgroup("replication", "paper-replication claims").addoption)
+    group = parser.getgroup("replication", "paper-replication claims")
+    taken = _option_names(parser)
+
+    def add(name: str, **kwargs: Any) -> None:
+        long = "--replication-" + name[2:]
+        names = (long,) if name in taken else (name, long)
+        group.addoption(*names, dest=name[2:].replace("-", "_"), **kwargs)
+
+    add_flags(add)
+
+
+def _option_names(parser: pytest.Parser) -> set[str]:
+    """Option strings other plugins registered before this one (pytest offers no public way to ask)."""
+    groups = [getattr(parser, "_anonymous", None), *getattr(parser, "_groups", [])]
+    return {name for group in groups if group is not None for opt in group.options for name in opt.names()}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -54,16 +73,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "scale" in metafunc.fixturenames:
+    if "scale" in metafunc.fixturenames and metafunc.definition.get_closest_marker("claim") is not None:
         params = [pytest.param(s, id=s, marks=[getattr(pytest.mark, MARKS.get(s, s))]
                                + ([pytest.mark.gpu] if s == "paper" else [])) for s in SCALES]
         metafunc.parametrize("scale", params, scope="function")
 
 
 def _item_scale(item: pytest.Item) -> str | None:
-    """The scale a claim test runs at: its `scale` parameter, the only place a scale is chosen."""
+    """The scale a claim test runs at: its `scale` parameter, the only place a scale is chosen (None: not a
+    claim test, which this plugin leaves alone)."""
     callspec = getattr(item, "callspec", None)
-    return callspec.params.get("scale") if callspec is not None else None
+    if callspec is None or item.get_closest_marker("claim") is None:
+        return None
+    return callspec.params.get("scale")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -75,16 +97,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
-    if options.allow_cpu:
+    gpu = [item for item in items if "gpu" in item.keywords and _item_scale(item)]
+    if options.allow_cpu or not gpu:
         return
     import torch
 
     if not torch.cuda.is_available() or not options.device.startswith("cuda"):
         why = ("paper scale needs a CUDA GPU, and none is available" if not torch.cuda.is_available()
                else "paper scale runs on the GPU: pass --device cuda")
-        for item in items:
-            if "gpu" in item.keywords:
-                item.add_marker(pytest.mark.skip(reason=why))
+        for item in gpu:
+            item.add_marker(pytest.mark.skip(reason=why))
 
 
 OPTIONS = pytest.StashKey[SessionOptions]()
@@ -96,22 +118,65 @@ SESSION = pytest.StashKey[Any]()  # the claims' shared Session, for the report's
 def replication_session(request: pytest.FixtureRequest):
     """What every claim shares: the store, the executor, the loaded datasets, the ledger of runs."""
     from .lab import Session
-    from .progress import RoundPrinter
     from .store import RunStore
 
     config, options = request.config, request.config.stash[OPTIONS]
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    progress = RoundPrinter(reporter.write_line) if reporter is not None and config.getoption("verbose") >= 1 else None
     session = Session(RunStore(options.store), device=options.device, data_dir=options.data_dir,
                       seeds=options.seeds, train=not options.no_train, report_dir=Path(options.report_dir),
-                      progress=progress, executor=config.stash[EXECUTOR])
+                      executor=config.stash[EXECUTOR])
+    session.progress = _round_progress(config, session, request.session.items)
     config.stash[SESSION] = session
     return session
 
 
+def _round_progress(config: pytest.Config, session, items: list[pytest.Item]):
+    """-v: a line per trained round in the terminal report. Otherwise, on a terminal, one bar over every round
+    of every run the collected claims ask for (the stored ones counted from the start); piped, nothing."""
+    from .imp import n_rounds
+    from .progress import RoundPrinter, stored_rounds
+
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and config.getoption("verbose") >= 1:
+        return RoundPrinter(reporter.write_line)
+    terminal = _Terminal(config)
+    if reporter is None or not session.train or not terminal.isatty():
+        return None
+    claims = [(item.get_closest_marker("claim").args[0], _item_scale(item)) for item in items
+              if _item_scale(item) and not item.get_closest_marker("skip")]
+    specs = list(dict.fromkeys(s for claim_id, scale in claims for s in session.lab(scale).specs(claim_id)))
+    return RoundPrinter(total=sum(map(n_rounds, specs)), done=stored_rounds(session.store, specs), terminal=terminal)
+
+
+class _Terminal:
+    """The terminal under pytest's output capture, for a progress bar drawn while a claim test runs."""
+
+    def __init__(self, config: pytest.Config):
+        self.capture = config.pluginmanager.get_plugin("capturemanager")
+        self.encoding = getattr(sys.__stderr__, "encoding", None) or "utf-8"
+
+    def isatty(self) -> bool:
+        with self._uncaptured():  # fd capture points stderr's descriptor at a file until it is suspended
+            return sys.stderr.isatty()
+
+    def write(self, text: str) -> None:
+        with self._uncaptured():
+            sys.stderr.write(text)
+
+    def flush(self) -> None:
+        with self._uncaptured():
+            sys.stderr.flush()
+
+    def _uncaptured(self):
+        return self.capture.global_and_fixture_disabled() if self.capture is not None else contextlib.nullcontext()
+
+
 @pytest.fixture
-def lab(replication_session, scale: str):
-    """The session at the test's scale."""
+def lab(request: pytest.FixtureRequest, replication_session, scale: str):
+    """The session at the test's scale; a progress bar is labelled with the claim it now trains for."""
+    marker = request.node.get_closest_marker("claim")
+    stage = getattr(replication_session.progress, "stage", None)
+    if marker is not None and stage is not None:
+        stage(f"{marker.args[0]} [{scale}]")
     return replication_session.lab(scale)
 
 
@@ -226,13 +291,17 @@ class _Recorder:
                 self.results.append(json.loads(value))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        progress = getattr(self.config.stash.get(SESSION, None), "progress", None)
+        if hasattr(progress, "close"):
+            progress.close()
         if not self.results or self.options.no_report:
             return
         out = Path(self.options.report_dir)
         prov = provenance(time.perf_counter() - self.started, self.options.device)
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        decided = {"commit": prov["commit"], "date": prov["date"]}
         for scale in sorted({r["scale"] for r in self.results}):
-            merged = merge_results(out, scale, [r for r in self.results if r["scale"] == scale])
+            merged = merge_results(out, scale, [{**r, "decided": decided} for r in self.results if r["scale"] == scale])
             runs = {"runs": self.config.stash[SESSION].run_counts(scale)} if SESSION in self.config.stash else {}
             path = write_report(merged, scale, out, {**prov, **runs})
             if self.options.update_readme and scale == "smoke":

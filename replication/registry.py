@@ -61,6 +61,10 @@ class Claim:
     core: bool = False
     needs: str = ""  # the analysis still missing where no scale is calibrated
 
+    def specs(self, setup: "Setup") -> list[ExperimentSpec]:
+        """Every run the claim compares at `setup`, once each (arms share runs), in the arms' order."""
+        return list(dict.fromkeys(s for arm in self.arms(setup).values() for s in arm))
+
 
 @dataclass(frozen=True)
 class Setup:

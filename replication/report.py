@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from . import __version__
 from .atomic import atomic_write_bytes, atomic_write_json
 from .stats import Decision
 
@@ -119,19 +120,28 @@ def by_density_table(arms: dict[str, np.ndarray], densities: np.ndarray, unit: s
 def provenance(total_seconds: float | None = None, device: str = "cpu") -> dict[str, Any]:
     import torch
 
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                timeout=5).stdout.strip() or "unknown"
-        # The run's own outputs (reports/, README's summary) do not make the code dirty.
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                ":!reports", ":!README.md"], capture_output=True, text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit, dirty = "unknown", ""
-    return {"commit": commit + ("+dirty" if dirty else ""),
-            "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    return {**code_version(), "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "python": platform.python_version(), "torch": torch.__version__, "device": device,
             "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
             "total_seconds": total_seconds}
+
+
+def code_version() -> dict[str, str]:
+    """The package version, and the commit where it runs from a checkout of this project (not the commit of
+    whatever repository the working directory or an installed package happens to sit in)."""
+    root = Path(__file__).resolve().parents[1]
+    commit, dirty = "unknown (not a checkout)", ""
+    if (root / "pyproject.toml").is_file() and (root / "claims").is_dir():
+        try:
+            commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                    timeout=5, cwd=root).stdout.strip() or "unknown"
+            # The run's own outputs (reports/, README's summary) do not make the code dirty.
+            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                    ":!reports", ":!README.md"], capture_output=True, text=True, timeout=5,
+                                   cwd=root).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            commit = "unknown"
+    return {"version": __version__, "commit": commit + ("+dirty" if dirty else "")}
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -177,8 +187,10 @@ def render(results: list[dict[str, Any]], scale: str, prov: dict[str, Any]) -> s
 
 
 def _section(r: dict[str, Any]) -> list[str]:
-    out = [f"## {r['number']}. `{r['claim']}` — {r['verdict']}", "",
-           f"**The paper:** {r['statement']} ({r['figure']})", ""]
+    out = [f"## {r['number']}. `{r['claim']}` — {r['verdict']}", ""]
+    if r.get("decided"):  # results merged from several sessions: each claim says which one decided it
+        out += [f"*Decided {r['decided']['date']} at commit {r['decided']['commit']}.*", ""]
+    out += [f"**The paper:** {r['statement']} ({r['figure']})", ""]
     if r["verdict"] == NOT_RUN:
         return out + [f"Not run at this scale: {r['reason']}", ""]
     declared = [p for p in r.get("parts", []) if "rule" in p]  # results.json written before 0.2: its own margin

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +73,11 @@ def test_check_says_what_is_wrong_in_one_line(values, fragment, tmp_path):
     with pytest.raises(OptionError, match=fragment) as error:
         SessionOptions.read({"store": str(tmp_path), **values}, {}).check()
     assert "\n" not in str(error.value)
+
+
+def test_reports_go_inside_the_run_store_unless_asked_elsewhere():
+    """Not ./reports: in a checkout those are the committed reports."""
+    assert SessionOptions.read({}, {}).report_dir == str(Path("runs") / "reports")
+    assert SessionOptions.read({"store": "/x/runs"}, {}).report_dir == "/x/runs/reports"
+    assert SessionOptions.read({}, {"REPLICATION_STORE": "/y"}).report_dir == "/y/reports"
+    assert SessionOptions.read({"report_dir": "reports"}, {}).report_dir == "reports"

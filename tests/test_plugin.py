@@ -16,7 +16,7 @@ import torch
 
 # In-process pytester sessions drop the modules they imported when they end, and C extensions (numpy.fft,
 # under scipy.stats) cannot be loaded twice: so everything the plugin imports is imported here, before any
-# inner session (imported, not registered: this session does not use the plugin).
+# inner session.
 import replication.pytest_plugin  # noqa: F401
 from replication.pytest_plugin import MARKS
 from replication.registry import CLAIMS, SCALES, SETUPS
@@ -24,7 +24,8 @@ from replication.report import RESULT_KEYS
 
 pytest_plugins = ["pytester"]
 
-# Inner sessions: the plugin under test, no hypothesis plugin (its terminal summary costs ~1 s a session) and
+# Inner sessions: the plugin under test (its entry point loads it too; `-p` keeps the tests independent of the
+# install, and is then a no-op), no hypothesis plugin (its terminal summary costs ~1 s a session) and
 # no cache; the pre-import above makes pytest warn that it cannot assert-rewrite the plugin, which is harmless.
 OTHERS = len(SCALES) - 1  # the items of one claim test deselected when one scale runs
 SMOKE = [s for s in SCALES if MARKS.get(s, s) == "smoke"]  # the scales `-m smoke` selects
@@ -114,6 +115,31 @@ def test_m_smoke_selects_the_smoke_scales(pytester, run):
 def test_plain_tests_are_not_deselected(pytester, run):
     pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
     run().assert_outcomes(passed=1)
+
+
+def test_a_plain_tests_own_scale_parameter_and_gpu_marker_are_left_alone(pytester, run):
+    """The entry point loads the plugin into every session: a project's `scale` and `gpu` are its own."""
+    pytester.makepyfile(test_plain=textwrap.dedent('''
+        import pytest
+
+        @pytest.mark.parametrize("scale", ["tiny", "paper"])
+        def test_own_scale(scale):
+            pass
+
+        @pytest.mark.gpu
+        def test_own_gpu():
+            pass
+        '''))
+    run("--scale", "small").assert_outcomes(passed=3)
+
+
+def test_options_another_plugin_took_answer_to_their_long_names(pytester, run):
+    pytester.makepyfile(other_plugin="def pytest_addoption(parser):\n    parser.addoption('--scale')\n",
+                        test_fake=claim_test("random-reinit-fails", "assert scale == 'small'"))
+    pytester.syspathinsert()
+    result = pytester.runpytest("-p", "other_plugin", *PLUGIN, "--replication-scale", "small", "-v")
+    result.assert_outcomes(passed=1, deselected=OTHERS)
+    assert run("--replication-scale", "small").ret == 0  # the long name works without a clash too
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA skip")
@@ -248,8 +274,9 @@ def test_report_and_results_written_and_merged(pytester, run):
     assert isinstance(data, list) and len(data) == 1
     for key in RESULT_KEYS:
         assert key in data[0], key
-    r = data[0]
+    r = first = data[0]
     assert (r["claim"], r["scale"], r["verdict"]) == ("random-reinit-fails", "smoke", "SUPPORTED")
+    assert set(r["decided"]) == {"commit", "date"}
     d = r["decision"]  # the decision's numbers, once: not copied beside it
     assert (d["effect"], d["ci_low"], d["ci_high"], d["p_value"], d["n_seeds"]) == (2.5, 1.5, 3.5, 0.004, 8)
     assert not {"effect", "ci_low", "p_value"} & set(r) and d["parts"] == []
@@ -270,6 +297,14 @@ def test_report_and_results_written_and_merged(pytester, run):
     report = (folder / "REPORT.md").read_text()
     assert "**SUPPORTED**" in _summary_row(report, "random-reinit-fails")
     assert "**REFUTED**" in _summary_row(report, "stable-training-finds-tickets")
+    # each claim keeps the commit and date of the session that decided it, not of the last rebuild
+    first["decided"]["date"] = "2001-01-01 00:00 UTC"
+    (folder / "results.json").write_text(json.dumps([first, merged["stable-training-finds-tickets"]]))
+    run().assert_outcomes(failed=1, deselected=OTHERS)
+    again = {r["claim"]: r for r in results(pytester)}
+    assert again["random-reinit-fails"]["decided"]["date"] == "2001-01-01 00:00 UTC"
+    assert again["stable-training-finds-tickets"]["decided"]["date"] != "2001-01-01 00:00 UTC"
+    assert "*Decided 2001-01-01 00:00 UTC at commit" in (folder / "REPORT.md").read_text()
 
 
 def test_report_per_scale(pytester, run):

@@ -33,3 +33,14 @@ def test_a_rewrite_removes_figures_no_result_links(tmp_path):
     record = {**NEW, "figures": [{"caption": "c", "path": "figures/kept.png"}]}
     write_report([record], "small", tmp_path, {"commit": "abc"})
     assert sorted(p.name for p in figures.iterdir()) == ["kept.png"]
+
+
+def test_the_code_version_names_this_checkouts_commit_or_says_it_is_not_one(tmp_path, monkeypatch):
+    from replication import __version__, report
+
+    monkeypatch.chdir(tmp_path)  # the working directory's repository (none here) is not the code's
+    found = report.code_version()
+    assert found["version"] == __version__
+    assert "not a checkout" not in found["commit"]  # the tests run from a checkout
+    monkeypatch.setattr(report, "__file__", str(tmp_path / "site-packages" / "replication" / "report.py"))
+    assert report.code_version()["commit"] == "unknown (not a checkout)"
