@@ -22,7 +22,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from .spec import DATASETS
+from .spec import DATASETS, is_import_path, load_object
 
 # The digits split is fixed so every machine trains on the same 1,437 images.
 DIGITS_TEST_FRACTION = 0.2
@@ -127,6 +127,11 @@ def load_dataset(name: str, data_dir: str | os.PathLike | None = None, download:
     """Load a dataset by name into CPU tensors (see module doc for where we look)."""
     if name == "digits":
         return load_digits()
+    if is_import_path(name):  # your own: "module:function", given the data folder, returning TensorData
+        data = load_object(name)(data_dir)
+        if not isinstance(data, TensorData):
+            raise DataError(f"dataset {name!r} returned {type(data).__name__}, not replication.data.TensorData")
+        return data
     if name in REDUCED:
         return reduce(load_dataset(REDUCED[name].base, data_dir, download), REDUCED[name], name)
     if name not in DATASETS:

@@ -14,7 +14,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from .data import TensorData
-from .spec import MODELS, ExperimentSpec
+from .spec import MODELS, ExperimentSpec, SpecError, is_import_path, load_object
 
 
 class LeNet(nn.Module):
@@ -168,12 +168,17 @@ def initialize(model: nn.Module, init: str) -> None:
 
 def build_model(name: str, input_shape: tuple[int, ...], num_classes: int, init: str, seed: int,
                 **kwargs: Any) -> nn.Module:
-    """A freshly initialized network; the same (name, shape, init, seed) gives the same weights."""
-    if name not in _BUILDERS:
+    """A freshly initialized network; the same (name, shape, init, seed) gives the same weights.
+    `name` is one of MODELS, or your own "module:function" taking (input_shape, num_classes, **model_args)
+    and returning an nn.Module: its Linear and Conv2d layers get `init`, other layers keep their own."""
+    if name not in _BUILDERS and not is_import_path(name):
         raise ValueError(f"unknown model {name!r}; use one of {', '.join(MODELS)}")
+    builder = _BUILDERS[name] if name in _BUILDERS else load_object(name)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = _BUILDERS[name](tuple(input_shape), num_classes, **kwargs)
+        model = builder(tuple(input_shape), num_classes, **kwargs)
+        if not isinstance(model, nn.Module):
+            raise SpecError(f"model {name!r} returned {type(model).__name__}, not a torch.nn.Module")
         initialize(model, init)
     return model
 

@@ -108,7 +108,8 @@ class SessionOptions:
 
         if self.no_train:
             if not Path(self.store).expanduser().is_dir():
-                raise OptionError(f"--store {self.store} does not exist; --no-train only reads a store that holds runs")
+                raise OptionError(f"--store {self.store} does not exist; a report is rebuilt only from stored runs: "
+                                  f"pass the store that holds them, or compute them with `replication run`")
             return
         try:
             RunStore(self.store).check_can_write()

@@ -55,6 +55,26 @@ def _require(ok: bool, message: str) -> None:
         raise SpecError(message)
 
 
+# Your own network or data is named by where it is defined, "package.module:function" (no registry to fill in
+# every process: a Ray worker imports it the same way). The name is hashed, not the code: rename the function
+# when you change what it builds, or old runs are read back as if they were its.
+def is_import_path(name: str) -> bool:
+    module, colon, attr = name.partition(":")
+    return bool(colon) and all(part.isidentifier() for part in module.split(".")) and attr.isidentifier()
+
+
+def load_object(path: str) -> Any:
+    """The function at "package.module:function"; a SpecError naming the path if it is not there."""
+    import importlib
+
+    module, _, attr = path.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as err:
+        raise SpecError(f"cannot load {path!r} ({err}); name your own model or dataset as "
+                        f"'package.module:function', importable where the runs are computed") from None
+
+
 @dataclass(frozen=True)
 class TrainSpec:
     """How one network is trained (one row of the paper's Table 1)."""
@@ -96,8 +116,10 @@ class TrainSpec:
 
     def __post_init__(self) -> None:
         _normalize_floats(self)
-        _require(self.dataset in DATASETS, f"unknown dataset {self.dataset!r}; use one of {', '.join(DATASETS)}")
-        _require(self.model in MODELS, f"unknown model {self.model!r}; use one of {', '.join(MODELS)}")
+        _require(self.dataset in DATASETS or is_import_path(self.dataset),
+                 f"unknown dataset {self.dataset!r}; use one of {', '.join(DATASETS)}, or 'module:function' for your own")
+        _require(self.model in MODELS or is_import_path(self.model),
+                 f"unknown model {self.model!r}; use one of {', '.join(MODELS)}, or 'module:function' for your own")
         _require(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}; pass a positive --epochs")
         _require(self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}; pass a positive --batch-size")
         _require(self.lr > 0, f"learning rate must be > 0, got {self.lr}; pass a positive --lr")
