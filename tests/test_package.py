@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,11 @@ def _fresh_venv(tmp: Path, wheel: Path) -> Path:
 
 def test_the_wheel_runs_a_claim_from_outside_the_checkout(tmp_path):
     before = _checkout_state()
-    venv = _fresh_venv(tmp_path, _build_wheel(tmp_path))
+    wheel = _build_wheel(tmp_path)
+    shipped = set(zipfile.ZipFile(wheel).namelist())
+    assert {"replication/py.typed", "replication/masked_step.c", "replication/claims/__init__.py"} <= shipped
+    assert {f"replication/claims/{p.name}" for p in (ROOT / "claims").glob("test_*.py")} <= shipped
+    venv = _fresh_venv(tmp_path, wheel)
     work = tmp_path / "elsewhere"
     work.mkdir()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "REPLICATION_"))},
