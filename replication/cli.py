@@ -271,7 +271,7 @@ def _pytest_claims(args: argparse.Namespace, options: SessionOptions) -> int:
     if unknown:
         raise UsageError(f"unknown claim {unknown[0]!r}; see `replication claims` for the ids")
     selected = dataclasses.replace(options, scale=options.scale or "smoke")
-    argv = [str(claims_dir), *selected.pytest_args(), "-p", "no:cacheprovider", "-q"]
+    argv = [str(claims_dir), *selected.pytest_args(), "-p", "no:cacheprovider", "-q", "-rs"]
     if chosen:
         argv += ["-k", " or ".join(c.replace("-", "_") for c in chosen)]
     code = int(pytest.main(argv))

@@ -236,6 +236,16 @@ def test_claim_that_raises_is_recorded_as_error(pytester, run):
     assert "**ERROR**" in (pytester.path / "reports" / "smoke" / "REPORT.md").read_text()
 
 
+def test_a_claim_whose_runs_are_not_stored_is_one_skipped_line_and_keeps_its_result(pytester, run):
+    pytester.makepyfile(test_fake=claim_test("random-reinit-fails", """
+        from replication.lab import MissingRuns
+        raise MissingRuns("3 run(s) missing from runs; `replication status` lists them")"""))
+    result = run()
+    result.assert_outcomes(skipped=1, deselected=OTHERS)
+    result.stdout.fnmatch_lines(["SKIPPED*3 run(s) missing from runs; `replication status` lists them"])
+    assert "Traceback" not in result.stdout.str() and not (pytester.path / "reports").exists()
+
+
 def test_claim_whose_fixture_fails_is_recorded_as_error(pytester, run):
     """'A claim test that crashed before concluding is reported as ERROR, never silently dropped' — also
     when it crashes while its fixtures are set up (otherwise an older verdict in results.json survives)."""
