@@ -102,7 +102,8 @@ class Lab:
             missing = [s for s in specs if not store.is_complete(s)]
             if missing:
                 raise MissingRuns(f"{len(missing)} run(s) missing from {store.root} (first: {missing[0].hash()}); "
-                                  f"`replication status --scale {self.scale}` lists them, `replication run` computes them")
+                                  f"`replication status --scale {self.scale}` lists them, `replication run` "
+                                  f"computes them")
         for s in specs:
             session.ledger.setdefault((self.scale, s.hash()), "stored" if store.is_complete(s) else "trained")
         data = self.data(specs[0].train.dataset)
