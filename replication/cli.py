@@ -234,7 +234,6 @@ def _progress(store, specs: list) -> str:
 def _probe(options: SessionOptions) -> int:
     """Runs a scale's stability probe (stored, resumable) and prints each batch size's LII and regime."""
     from . import probe
-    from .imp import n_rounds
     from .lab import Session
     from .progress import RoundPrinter
     from .registry import PROBES
@@ -244,8 +243,9 @@ def _probe(options: SessionOptions) -> int:
     if scale not in PROBES:
         raise UsageError(f"no stability probe is declared at scale {scale!r}; use one of {', '.join(PROBES)}")
     specs = [s for declared in PROBES[scale] for arm in declared.arms().values() for s in arm]
-    progress = RoundPrinter(total=sum(n_rounds(s) for s in specs))
-    session = Session(RunStore(options.store), options.device, options.data_dir, progress=progress,
+    store = RunStore(options.store)
+    progress = RoundPrinter.over(store, specs)
+    session = Session(store, options.device, options.data_dir, progress=progress,
                       executor=options.make_executor(connect=True))
     for declared in PROBES[scale]:
         results, regimes = probe.survey(session.lab(scale), declared)
@@ -325,8 +325,8 @@ def _imp(args: argparse.Namespace, options: SessionOptions) -> int:
     check_fits(base, data)
     store.check_writable()
     executor = options.make_executor(connect=True)
-    progress = RoundPrinter(total=sum(len(v) for v in specs.values()) * (base.prune.rounds + 1))
     flat = [s for ss in specs.values() for s in ss]  # all seeds and arms at once: they train stacked
+    progress = RoundPrinter.over(store, flat)
     computed = dict(zip(flat, executor.runs(flat, store, options.device, options.data_dir, data, progress=progress)))
     runs = {arm: [computed[s] for s in ss] for arm, ss in specs.items()}
     progress.close()

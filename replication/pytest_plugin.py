@@ -132,8 +132,7 @@ def replication_session(request: pytest.FixtureRequest):
 def _round_progress(config: pytest.Config, session, items: list[pytest.Item]):
     """-v: a line per trained round in the terminal report. Otherwise, on a terminal, one bar over every round
     of every run the collected claims ask for (the stored ones counted from the start); piped, nothing."""
-    from .imp import n_rounds
-    from .progress import RoundPrinter, stored_rounds
+    from .progress import RoundPrinter
 
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None and config.getoption("verbose") >= 1:
@@ -144,7 +143,7 @@ def _round_progress(config: pytest.Config, session, items: list[pytest.Item]):
     claims = [(item.get_closest_marker("claim").args[0], _item_scale(item)) for item in items
               if _item_scale(item) and not item.get_closest_marker("skip")]
     specs = list(dict.fromkeys(s for claim_id, scale in claims for s in session.lab(scale).specs(claim_id)))
-    return RoundPrinter(total=sum(map(n_rounds, specs)), done=stored_rounds(session.store, specs), terminal=terminal)
+    return RoundPrinter.over(session.store, specs, terminal)
 
 
 class _Terminal:
