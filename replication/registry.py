@@ -254,8 +254,8 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           lambda s: {"IMP": s.specs("imp", batch_size=s.large_batch)},
           needs="very low densities (more rounds) for the low-density end of the comparison"),
     Claim(11, "random-reinit-fails",
-          "On a setup that is stable from initialization (LeNet), the ticket keeps its accuracy to far lower "
-          "densities than the same mask with a fresh random initialization.",
+          "On a setup that is stable from initialization (LeNet in the paper; each scale's large batch here), the "
+          "ticket keeps its accuracy to far lower densities than the same mask with a fresh random initialization.",
           "Frankle & Carbin 2019; the reinit control of Fig. 1",
           "test accuracy at low densities, ticket minus random reinitialization (same mask), paired by seed; and "
           "the ticket against its own dense network (a winning ticket)",
