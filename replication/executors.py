@@ -5,6 +5,10 @@
 - `RayExecutor` hands them to Ray, one task per family (an IMP run and the
   controls that read its masks round by round), each task asking for its share
   of CPUs and GPUs. `ray.init()` starts a local cluster when no address is given.
+  A pytest session hands it every run its claims will ask for up front
+  (`prefetch`); where the workers do not share the driver's CPUs (they train
+  on GPUs, or on a remote cluster) they train the next claims' runs while the
+  driver analyses the last one's.
 
 Either way results land in the run store keyed by spec hash, written atomically
 under the run's lock: a task that runs twice, or a worker that dies, costs time
@@ -17,7 +21,7 @@ are runs like any other, computed in the family of the run they repeat.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -38,6 +42,10 @@ class Executor(Protocol):
     def runs(self, specs: list[ExperimentSpec], store: RunStore, device: str, data_dir: str | None,
              data: TensorData | None = None, progress: Progress | None = None) -> list[Run]: ...
 
+    def prefetch(self, specs: list[ExperimentSpec], store: RunStore, device: str, data_dir: str | None) -> None: ...
+
+    def close(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class InProcess:
@@ -45,6 +53,12 @@ class InProcess:
 
     def runs(self, specs, store, device, data_dir, data=None, progress=None) -> list[Run]:
         return run_experiments(specs, store, device, data, data_dir, progress=progress, population=self.population)
+
+    def prefetch(self, specs, store, device, data_dir) -> None:
+        """Nothing to start ahead: in this process a run is computed when a claim asks for it."""
+
+    def close(self) -> None:
+        pass
 
 
 def families(specs: list[ExperimentSpec]) -> list[list[ExperimentSpec]]:
@@ -77,6 +91,11 @@ class RayExecutor:
     gpus_per_task: float = 0.0
     max_retries: int = 3  # a task whose worker dies is retried; it resumes from the store
     population: int | None = None  # most vmapped convnets a task trains at once
+    # start a session's runs ahead? None: where the workers do not share the driver's CPUs (GPU tasks, or a
+    # remote cluster). On a local CPU cluster the driver's multi-threaded analyses beside busy workers thrash.
+    start_ahead: bool | None = None
+    # the task computing each spec that `prefetch` started; the dict is this executor's own, filled as it goes
+    ahead: dict = field(default_factory=dict, compare=False, repr=False)
 
     def connect(self):
         """Start or join the cluster (once per process) and check it has the GPUs a task asks for."""
@@ -95,7 +114,7 @@ class RayExecutor:
         return ray
 
     def runs(self, specs, store, device, data_dir, data=None, progress=None) -> list[Run]:
-        todo = [f for f in families(specs) if not all(store.is_complete(s) for s in f)]
+        todo = _unfinished(specs, store)
         if todo:
             self._compute(todo, store, device, data_dir)
         runs = run_experiments(specs, store, device, data, data_dir)  # all finished now: this only loads
@@ -103,26 +122,56 @@ class RayExecutor:
         _replay([run for run in runs if run.spec in trained], progress)
         return runs
 
-    def _compute(self, todo: list[list[ExperimentSpec]], store: RunStore, device: str, data_dir: str | None) -> None:
+    def prefetch(self, specs, store, device, data_dir) -> None:
+        """Start a task for every unfinished family now, in the order given; `runs` then waits on these tasks
+        instead of starting its own, and the workers never idle while the driver analyses."""
+        ahead = self.start_ahead if self.start_ahead is not None else (self.gpus_per_task > 0 or bool(self.address))
+        todo = _unfinished(specs, store) if ahead else []
+        if todo:
+            for ref, family in self._submit(todo, store, device, data_dir).items():
+                self.ahead.update(dict.fromkeys(family, ref))
+
+    def close(self) -> None:
+        """Cancel the tasks started ahead that no claim waited for (a session cut short); they resume later."""
+        if self.ahead:
+            ray = import_ray()
+            for ref in set(self.ahead.values()):
+                ray.cancel(ref, force=True)
+            self.ahead.clear()
+
+    def _submit(self, todo: list[list[ExperimentSpec]], store: RunStore, device: str,
+                data_dir: str | None) -> dict:
         ray = self.connect()
         task = ray.remote(_compute_family).options(num_cpus=self.cpus_per_task, num_gpus=self.gpus_per_task,
                                                    max_retries=self.max_retries)
         root = str(store.root.absolute())
         data_dir = str(Path(data_dir).expanduser().absolute()) if data_dir else None  # workers have other cwds
-        pending = {task.remote(family, root, device, data_dir, self.population): family for family in todo}
+        return {task.remote(family, root, device, data_dir, self.population): family for family in todo}
+
+    def _compute(self, todo: list[list[ExperimentSpec]], store: RunStore, device: str, data_dir: str | None) -> None:
+        ray = self.connect()
+        # a family that prefetch started (as part of a larger one: a session's union of claims) is waited on
+        started = {self.ahead[s] for family in todo for s in family if s in self.ahead}
+        own = self._submit([f for f in todo if not all(s in self.ahead for s in f)], store, device, data_dir)
+        pending = list(started) + list(own)
         bar = _bar(len(pending))
         try:
             while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
-                pending.pop(done[0])
+                done, _ = ray.wait(pending, num_returns=1)
+                pending.remove(done[0])
                 _get(ray, done[0])
                 if bar is not None:
                     bar.update(1)
-        finally:  # one failed task ends the computation: the others must not hold GPUs and run locks on
-            for ref in pending:
-                ray.cancel(ref, force=True)
+        finally:  # one failed task ends this computation: its own other tasks must not hold GPUs and run locks
+            for ref in pending:  # on; those started ahead stay, for the claims that need them
+                if ref in own:
+                    ray.cancel(ref, force=True)
             if bar is not None:
                 bar.close()
+
+
+def _unfinished(specs: list[ExperimentSpec], store: RunStore) -> list[list[ExperimentSpec]]:
+    return [f for f in families(specs) if not all(store.is_complete(s) for s in f)]
 
 
 def _get(ray, ref) -> None:

@@ -124,12 +124,24 @@ def replication_session(request: pytest.FixtureRequest):
     session = Session(RunStore(options.store), device=options.device, data_dir=options.data_dir,
                       seeds=options.seeds, train=not options.no_train, report_dir=Path(options.report_dir),
                       executor=config.stash[EXECUTOR])
-    session.progress = _round_progress(config, session, request.session.items)
+    specs = _session_specs(session, request.session.items)
+    session.progress = _round_progress(config, session, specs)
     config.stash[SESSION] = session
-    return session
+    if session.train:
+        session.started_ahead = {s.hash() for s in specs if not session.store.is_complete(s)}
+        session.executor.prefetch(specs, session.store, session.device, session.data_dir)
+    yield session
+    session.executor.close()
 
 
-def _round_progress(config: pytest.Config, session, items: list[pytest.Item]):
+def _session_specs(session, items: list[pytest.Item]) -> list:
+    """Every run the selected claims ask for, in the order the claims run."""
+    claims = [(item.get_closest_marker("claim").args[0], _item_scale(item)) for item in items
+              if _item_scale(item) and not item.get_closest_marker("skip")]
+    return list(dict.fromkeys(s for claim_id, scale in claims for s in session.lab(scale).specs(claim_id)))
+
+
+def _round_progress(config: pytest.Config, session, specs: list):
     """-v: a line per trained round in the terminal report. Otherwise, on a terminal, one bar over every round
     of every run the collected claims ask for (the stored ones counted from the start); piped, nothing."""
     from .progress import RoundPrinter
@@ -140,9 +152,6 @@ def _round_progress(config: pytest.Config, session, items: list[pytest.Item]):
     terminal = _Terminal(config)
     if reporter is None or not session.train or not terminal.isatty():
         return None
-    claims = [(item.get_closest_marker("claim").args[0], _item_scale(item)) for item in items
-              if _item_scale(item) and not item.get_closest_marker("skip")]
-    specs = list(dict.fromkeys(s for claim_id, scale in claims for s in session.lab(scale).specs(claim_id)))
     return RoundPrinter.over(session.store, specs, terminal)
 
 

@@ -70,6 +70,27 @@ def test_a_family_computed_twice_at_once_is_stored_once(tmp_path, digits, ray_cl
     assert sorted(p.name for p in store.root.iterdir()) == sorted(s.hash() for s in family)
 
 
+def test_runs_started_ahead_are_waited_on_not_started_again(tmp_path, digits, ray_cluster, monkeypatch):
+    """prefetch starts every family; a claim asking for some of those runs waits on those tasks, and the
+    runs are the in-process ones bit for bit."""
+    store = RunStore(tmp_path / "ray")
+    default = RayExecutor()
+    default.prefetch(_specs(), store, "cpu", None)
+    assert not default.ahead  # a local CPU cluster shares the driver's cores: nothing starts ahead by default
+    executor = RayExecutor(start_ahead=True)
+    executor.prefetch(_specs(), store, "cpu", None)
+    assert set(executor.ahead) == set(_specs()) and len(set(executor.ahead.values())) == 2
+    submit = RayExecutor._submit
+    monkeypatch.setattr(RayExecutor, "_submit", lambda self, todo, *rest: (
+        pytest.fail(f"started {len(todo)} family(ies) again") if todo else submit(self, todo, *rest)))
+    remote = executor.runs(_specs()[2:], store, "cpu", None)
+    local = InProcess().runs(_specs()[2:], RunStore(tmp_path / "local"), "cpu", None, digits)
+    for a, b in zip(local, remote):
+        _assert_identical(a, b)
+    executor.close()
+    assert not executor.ahead
+
+
 def test_finished_runs_never_reach_ray(tmp_path, digits, monkeypatch):
     store = RunStore(tmp_path)
     InProcess().runs(_specs(), store, "cpu", None, digits)

@@ -324,6 +324,25 @@ def test_report_per_scale(pytester, run):
     assert not (pytester.path / "reports" / "smoke").exists()
 
 
+@pytest.mark.parametrize("no_train", [False, True])
+def test_the_executor_gets_every_run_of_the_session_up_front_and_is_closed(pytester, run, monkeypatch, no_train):
+    """So that Ray workers train the next claims' runs while a claim is analysed; a rebuild starts nothing."""
+    from replication.executors import InProcess
+    from replication.lab import Lab, Session
+    from replication.store import RunStore
+
+    calls = []
+    monkeypatch.setattr(InProcess, "prefetch", lambda self, specs, *rest: calls.append(("prefetch", specs)))
+    monkeypatch.setattr(InProcess, "close", lambda self: calls.append(("close", None)))
+    pytester.makepyfile(test_a=concluding("random-reinit-fails", "SUPPORTED"),
+                        test_b=concluding("tickets-retrain-to-similar-regions", "SUPPORTED"))
+    (pytester.path / "runs").mkdir()
+    run(*(["--no-train"] if no_train else [])).assert_outcomes(passed=2, deselected=2 * OTHERS)
+    lab = Lab("smoke", Session(RunStore(pytester.path / "runs")))
+    union = list(dict.fromkeys(lab.specs("random-reinit-fails") + lab.specs("tickets-retrain-to-similar-regions")))
+    assert calls == ([("close", None)] if no_train else [("prefetch", union), ("close", None)])
+
+
 # -- --no-report (usage errors: test_bad_input.py) ----------------------------------------------------------------------
 
 def test_no_report_writes_nothing(pytester, run):
