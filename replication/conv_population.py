@@ -28,6 +28,7 @@ from torch import nn
 from torch.func import functional_call, vmap
 
 from .data import TensorData, augment, epoch_order
+from .losses import StackedRepellence
 from .masks import prunable_names
 from .population import Member
 from .spec import TrainSpec
@@ -67,23 +68,6 @@ class StackedNet:
         return {n: both[n][k].detach().clone() for n in self.template.state_dict()}
 
 
-class StackedRepellence:
-    """The repellent / attractive loss (losses.py) for every member: λ · mean over Θ of cos²(θ_k, θ_r ⊙ m_k)."""
-
-    def __init__(self, net: StackedNet, members: list[Member], strength: float):
-        units = []
-        for m in members:
-            flat = [torch.cat([(o[n] * m.mask[n]).flatten() for n in net.prunable]) for o in m.optima]
-            units.append(torch.stack([v / v.norm().clamp_min(1e-12) for v in flat]))
-        self.units = torch.stack(units).to(net.masks[0].device)  # K × |Θ| × P
-        self.net, self.strength = net, strength
-
-    def __call__(self) -> torch.Tensor:
-        theta = torch.cat([self.net.params[n].flatten(1) for n in self.net.prunable], dim=1)  # K × P
-        cos = (self.units * theta.unsqueeze(1)).sum(2) / theta.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        return self.strength * (cos ** 2).mean(dim=1)
-
-
 def train_conv_population(template: nn.Module, members: list[Member], data: TensorData, spec: TrainSpec,
                           repel: float = 0.0) -> tuple[list[dict], list[TrainOutcome]]:
     """Train every member for spec.epochs; returns (state dicts, outcomes) in member order."""
@@ -95,7 +79,7 @@ def _train(template: nn.Module, members: list[Member], data: TensorData, spec: T
            repel: float) -> tuple[list[dict], list[TrainOutcome]]:
     device = data.x_train.device
     net = StackedNet(template, members, device)
-    repellence = StackedRepellence(net, members, repel) if repel and members[0].optima else None
+    repellence = StackedRepellence(members, net.prunable, repel, device) if repel and members[0].optima else None
     net.apply_masks()
     optimizer = make_optimizer(list(net.params.values()), spec)
     generators = [torch.Generator(device=device).manual_seed(m.noise_seed) for m in members]
@@ -113,7 +97,7 @@ def _train(template: nn.Module, members: list[Member], data: TensorData, spec: T
                 logits = net.forward(net.params, net.buffers, x)
             losses = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="none").view(k, -1).mean(1)
             if repellence is not None:
-                losses = losses + repellence()
+                losses = losses + repellence(torch.cat([net.params[n].flatten(1) for n in net.prunable], dim=1))
             first_bad = torch.where((first_bad < 0) & ~torch.isfinite(losses), step, first_bad)
             optimizer.zero_grad(set_to_none=True)
             losses.sum().backward()

@@ -10,10 +10,16 @@ each optimum is kept as one unit vector over the surviving weights: memory is
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Callable
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .masks import Mask
+
+if TYPE_CHECKING:
+    from .population import Member
 
 
 def flat_masked(weights: dict[str, torch.Tensor], mask: Mask) -> torch.Tensor:
@@ -37,3 +43,35 @@ class RepellentLoss:
         theta = torch.cat([params[n].flatten() for n in self.names])[self.keep.to(params[self.names[0]].device)]
         cos = (self.units.to(theta.device) @ theta) / theta.norm().clamp_min(1e-12)
         return self.strength * (cos ** 2).mean()
+
+
+class StackedRepellence:
+    """The same loss for K members at once (population.py, conv_population.py), one value per member.
+
+    Each member keeps its previous optima as unit vectors over its own mask (K × |Θ| × P,
+    P the flattened `names`). `align` widens P with zeros to a width of its choosing (the MLP
+    engine's 16-float units); the padding changes no value.
+    """
+
+    def __init__(self, members: list[Member], names: list[str], strength: float, device: torch.device,
+                 align: Callable[[int], int] | None = None):
+        counts = {len(m.optima) for m in members}
+        if len(counts) != 1:
+            raise ValueError(f"members of one population need the same number of previous optima, got {counts}")
+        units = []
+        for m in members:
+            flat = [torch.cat([(o[n] * m.mask[n]).flatten() for n in names]) for o in m.optima]
+            units.append(torch.stack([v / v.norm().clamp_min(1e-12) for v in flat]))
+        width = units[0].shape[1]
+        self.pad = (align(width) if align else width) - width
+        self.units = F.pad(torch.stack(units), (0, self.pad)).to(device)
+        self.strength = strength
+
+    def __call__(self, theta: torch.Tensor) -> torch.Tensor:
+        """theta: K × P, each member's weights over `names` in order (pruned ones are 0)."""
+        theta = F.pad(theta, (0, self.pad))
+        # An elementwise product and sum, not bmm: batched matrix-vector products round a member's
+        # dot products differently with the stack's size.
+        dots = (self.units * theta.unsqueeze(1)).sum(2)  # K × |Θ|
+        cos = dots / theta.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        return self.strength * (cos ** 2).mean(dim=1)  # K

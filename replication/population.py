@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from . import kernels
 from .data import TensorData, epoch_order
+from .losses import StackedRepellence
 from .masks import Mask
 from .spec import SpecError, TrainSpec
 from .training import ADAM_BETAS, ADAM_EPS, TrainOutcome, lr_factor, make_optimizer, steps_per_epoch
@@ -138,36 +139,6 @@ class StackedMLP:
         return {n: self.view(n)[k].detach().clone() for n in self.names}
 
 
-class StackedRepellence:
-    """The repellent / attractive loss (losses.py) for every member at once.
-
-    Each member keeps its previous optima as unit vectors over its own mask
-    (K × |Θ| × weights); the loss is λ · mean over Θ of cos²(θ_k, θ_r ⊙ m_k).
-    """
-
-    def __init__(self, members: list[Member], net: StackedMLP, strength: float):
-        counts = {len(m.optima) for m in members}
-        if len(counts) != 1:
-            raise ValueError(f"members of one population need the same number of previous optima, got {counts}")
-        names = [f"{l}.weight" for l in net.layers]
-        units = []
-        for m in members:
-            flat = [torch.cat([(o[n] * m.mask[n]).flatten() for n in names]) for o in m.optima]
-            units.append(torch.stack([v / v.norm().clamp_min(1e-12) for v in flat]))
-        # K × |Θ| × P, P padded with zeros to whole 16-float units (see _aligned_batch for why)
-        self.pad = _padded(units[0].shape[1]) - units[0].shape[1]
-        self.units = F.pad(torch.stack(units), (0, self.pad)).to(net.weights[0].device)
-        self.strength = strength
-
-    def __call__(self, net: StackedMLP) -> torch.Tensor:
-        theta = F.pad(torch.cat([w.flatten(1) for w in net.weights], dim=1), (0, self.pad))  # K × P; pruned are 0
-        # An elementwise product and sum, not bmm: batched matrix-vector products round a member's
-        # dot products differently with the stack's size.
-        dots = (self.units * theta.unsqueeze(1)).sum(2)  # K × |Θ|
-        cos = dots / theta.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        return self.strength * (cos ** 2).mean(dim=1)  # K
-
-
 class AutogradStep:
     """One step for every member through autograd and torch's fused optimizers, in either precision,
     with the repellent / attractive loss when there is one."""
@@ -185,7 +156,8 @@ class AutogradStep:
         losses = F.cross_entropy(logits.float().flatten(0, 1), y, reduction="none")
         per_member = (losses.view(x.shape[0], -1) * row_weight).sum(1)  # the batch mean; padding rows weigh 0
         if self.repellence is not None:
-            per_member = per_member + self.repellence(self.net)
+            theta = torch.cat([w.flatten(1) for w in self.net.weights], dim=1)  # K × P; pruned are 0
+            per_member = per_member + self.repellence(theta)
         self.optimizer.zero_grad(set_to_none=True)
         per_member.sum().backward()
         self.optimizer.step()
@@ -299,7 +271,8 @@ def train_population(members: list[Member], data: TensorData, spec: TrainSpec,
     """
     device = data.x_train.device
     net = StackedMLP(members, device)
-    repellence = StackedRepellence(members, net, repel) if repel and members[0].optima else None
+    repellence = (StackedRepellence(members, [f"{l}.weight" for l in net.layers], repel, device, align=_padded)
+                  if repel and members[0].optima else None)
     net.apply_masks()
     direct = spec.precision == "bf16" and spec.bf16_step == "direct" and repellence is None and device.type == "cpu"
     step_all = DirectBF16Step(net, spec, _kernel()) if direct else AutogradStep(net, spec, repellence)

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from replication import masks as M
 from replication.conv_population import StackedNet, train_conv_population
 from replication.evaluation import evaluate
+from replication.losses import RepellentLoss, StackedRepellence
 from replication.imp import run_experiments
 from replication.models import build_model
 from replication.population import Member
@@ -85,6 +86,30 @@ def test_a_members_gradient_does_not_depend_on_its_company(name, kwargs, device)
         grads.append({n: p.grad for n, p in net.params.items()})
     for n in grads[1]:
         torch.testing.assert_close(grads[0][n][2], grads[1][n][0], rtol=0, atol=GRADIENT_TOLERANCE)
+
+
+@pytest.mark.parametrize("strength", [2.0, -1.0])
+def test_each_members_repellent_loss_and_its_gradient_are_its_one_model_twins(strength):
+    """The stacked repellent (λ > 0) or attractive (λ < 0) loss, member by member, against RepellentLoss on the
+    member's own network: the same value and gradient, each member against its own optima and mask."""
+    models, members = _members("resnet20", {"width": 4}, k=2)
+    for k, member in enumerate(members):
+        torch.manual_seed(k)
+        member.optima = [{n: member.start[n] + torch.randn_like(member.start[n]) * member.start[n].std()
+                          for n in member.mask} for _ in range(3)]  # near the start: cos² well above 0
+    net = StackedNet(models[0], members, torch.device("cpu"))
+    net.apply_masks()
+    theta = torch.cat([net.params[n].flatten(1) for n in net.prunable], dim=1)
+    stacked = StackedRepellence(members, net.prunable, strength, torch.device("cpu"))(theta)
+    stacked.sum().backward()
+    for k, (model, member) in enumerate(zip(models, members)):
+        model.load_state_dict(net.state_dict(k))
+        alone = RepellentLoss(member.optima, member.mask, strength)(model)
+        alone.backward()
+        torch.testing.assert_close(stacked[k], alone, rtol=1e-5, atol=0)  # float32 sums over P in another order
+        for n in net.prunable:  # the loss sees masked weights: a pruned weight's gradient is the mask's business
+            grad = dict(model.named_parameters())[n].grad * member.mask[n]
+            torch.testing.assert_close(net.params[n].grad[k] * member.mask[n], grad, rtol=0, atol=GRADIENT_TOLERANCE)
 
 
 def test_a_member_sees_exactly_the_batches_it_would_see_alone(digits, monkeypatch):
