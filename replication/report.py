@@ -141,7 +141,16 @@ def code_version() -> dict[str, str]:
                                    cwd=root).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             commit = "unknown"
+    if commit.startswith("unknown"):  # no repository here: maybe a `git archive` snapshot, which stamps COMMIT
+        commit = _archived_commit() or commit
     return {"version": __version__, "commit": commit + ("+dirty" if dirty else "")}
+
+
+def _archived_commit() -> str | None:
+    """The commit a `git archive` snapshot was made from (.gitattributes has git write it into COMMIT)."""
+    stamp = Path(__file__).with_name("COMMIT")
+    text = stamp.read_text().strip() if stamp.is_file() else ""
+    return f"{text} (git archive)" if text and not text.startswith("$Format") else None
 
 
 def _fmt(v: Any, digits: int = 3) -> str:

@@ -1,6 +1,11 @@
 """The report renders results.json records of this version and of the one before it (a merge of a new
 session's claims into an older report must not break the document)."""
 
+import subprocess
+from pathlib import Path
+
+import pytest
+
 from replication.report import render, summary_table, write_report
 
 OLD = {  # a record as written before 0.2: effect and CI copied beside the decision, parts as decisions
@@ -44,3 +49,19 @@ def test_the_code_version_names_this_checkouts_commit_or_says_it_is_not_one(tmp_
     assert "not a checkout" not in found["commit"]  # the tests run from a checkout
     monkeypatch.setattr(report, "__file__", str(tmp_path / "site-packages" / "replication" / "report.py"))
     assert report.code_version()["commit"] == "unknown (not a checkout)"
+    (tmp_path / "site-packages" / "replication").mkdir(parents=True)
+    stamp = tmp_path / "site-packages" / "replication" / "COMMIT"
+    stamp.write_text("$Format:%h$\n")  # as committed: not stamped
+    assert report.code_version()["commit"] == "unknown (not a checkout)"
+    stamp.write_text("abc1234\n")  # as `git archive` writes it
+    assert report.code_version()["commit"] == "abc1234 (git archive)"
+
+
+def test_git_archive_stamps_the_commit_a_snapshot_is_made_from():
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    git = lambda *args: subprocess.run(["git", *args], cwd=root, capture_output=True, text=True).stdout  # noqa: E731
+    stamped = subprocess.run("git archive HEAD replication/COMMIT | tar -xO", shell=True, cwd=root,
+                             capture_output=True, text=True).stdout.strip()
+    assert stamped == git("rev-parse", "--short", "HEAD").strip()
