@@ -20,7 +20,7 @@ from .figures import FigureFolder
 from .imp import Progress
 from .registry import CLAIMS, LANDSCAPE_EXAMPLES, Claim, Setup, setup_for
 from .spec import ExperimentSpec
-from .stability import round_instability, successive_barriers
+from .stability import MEASURES_VERSION, round_instability, successive_barriers
 from .store import Run, RunStore
 
 
@@ -132,6 +132,13 @@ class Lab:
                          for run in runs])
 
     def _measure(self, key: tuple, measure) -> list[float]:
+        """A landscape measure taken once: kept for the session, and in the store under what it measured and
+        how (MEASURES_VERSION, the device), so that a report rebuilt from the same runs reads it back."""
+        key = (*key, MEASURES_VERSION, self.session.device)
         if key not in self.session.measures:
-            self.session.measures[key] = measure()
+            values = self.session.store.load_measure(key)
+            if values is None:
+                values = [float(v) for v in measure()]
+                self.session.store.save_measure(key, values)
+            self.session.measures[key] = values
         return self.session.measures[key]

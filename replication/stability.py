@@ -16,6 +16,10 @@ from .landscape import error_barrier, instability
 from .models import fresh_model
 from .store import Run
 
+# Measures are kept in the run store under their key (Lab._measure); bump this when what one computes changes
+# (the interpolation, the batch-norm recomputation, the examples read), so that stored ones are not read back.
+MEASURES_VERSION = 1
+
 
 def round_instability(runs: list[Run], copies: list[Run], data: TensorData, bn: str = "recompute",
                       examples: int | None = None) -> list[float]:

@@ -9,6 +9,10 @@ Layout of `<store>/<hash>/`:
         COMPLETE.json         written last: the sha256 of every file above
     COMPLETE.json             written last of all: the run is finished
 
+and `<store>/measures/<key digest>.json`: the analyses' landscape measures (LII,
+error barriers), each with the key of what it measured, so that a report rebuilt
+from the same runs reads them back instead of measuring again.
+
 Every file is written to a temporary name and renamed into place, so a reader
 sees either nothing or a whole file. A round whose marker is missing, or whose
 files do not match the checksums in its marker, is treated as not done.
@@ -34,6 +38,7 @@ from .atomic import atomic_write_bytes, atomic_write_json
 from .spec import ExperimentSpec
 
 MARKER = "COMPLETE.json"
+MEASURES = "measures"  # beside the run folders; never a 16-hex-digit hash
 ROUND_FILES = ("mask.pt", "start.pt", "trained.pt", "metrics.json")
 
 
@@ -157,7 +162,22 @@ class RunStore:
     def save_extra(self, spec: ExperimentSpec, name: str, tensors: dict[str, torch.Tensor]) -> None:
         atomic_write_bytes(self.path(spec) / name, tensor_bytes(tensors))
 
+    def save_measure(self, key: tuple, values: list[float]) -> None:
+        """Keep an analysis's numbers (a landscape measure) beside the runs it read, under what it measured."""
+        with contextlib.suppress(OSError):  # a store this process cannot write to: measured again next time
+            atomic_write_json(self._measure_path(key), {"key": list(key), "values": values})
+
     # -- reading -------------------------------------------------------------
+    def load_measure(self, key: tuple) -> list[float] | None:
+        try:
+            record = json.loads(self._measure_path(key).read_text())
+        except (OSError, ValueError):
+            return None
+        return record["values"] if isinstance(record, dict) and record.get("key") == list(key) else None
+
+    def _measure_path(self, key: tuple) -> Path:
+        return self.root / MEASURES / f"{sha256(json.dumps(list(key)).encode())[:16]}.json"
+
     def load_extra(self, spec: ExperimentSpec, name: str) -> dict[str, torch.Tensor] | None:
         path = self.path(spec) / name
         return torch.load(path, weights_only=True) if path.is_file() else None

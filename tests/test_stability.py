@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import inspect
 import math
+import shutil
 
 import pytest
 import torch
@@ -93,6 +94,33 @@ def test_a_round_the_run_never_reached_has_no_instability(family, digits):
     imp = runs["imp"]
     short = type(imp)(imp.spec, imp.path, imp.init, imp.rounds[:2], complete=True)
     assert math.isnan(stability.round_instability([short], [runs["copy2"]], digits)[0])
+
+
+def test_a_measure_is_taken_once_and_read_back_from_the_store(family, digits, monkeypatch, tmp_path):
+    """A report rebuilt from the same runs reads its landscape measures back, bit for bit, instead of measuring
+    again; another MEASURES_VERSION or device, or a damaged file, measures again."""
+    import replication.lab as lab
+    from replication.lab import Session
+
+    shared, runs = family
+    store = RunStore(tmp_path / "store")  # the family's runs, in a store of this test's own
+    shutil.copytree(shared.root, store.root)
+    ask = lambda **kw: Session(store, datasets={"digits": digits}, **kw).lab("smoke")  # noqa: E731  a new session
+    first = ask().instability([runs["imp"]], [runs["copy2"]]), ask().barriers([runs["imp"]])
+    stored = sorted((store.root / "measures").glob("*.json"))
+    assert len(stored) == 2
+    calls = []
+    monkeypatch.setattr(lab, "round_instability", lambda *a, **k: calls.append("lii") or [1.5])
+    monkeypatch.setattr(lab, "successive_barriers", lambda *a, **k: calls.append("barriers") or [2.5, 3.5])
+    again = ask().instability([runs["imp"]], [runs["copy2"]]), ask().barriers([runs["imp"]])
+    assert not calls and again[0][2].tolist() == first[0][2].tolist() and again[1].tolist() == first[1].tolist()
+    assert ask(device="cuda").barriers([runs["imp"]]).tolist() == [[2.5, 3.5]] and calls == ["barriers"]
+    monkeypatch.setattr(lab, "MEASURES_VERSION", lab.MEASURES_VERSION + 1)
+    assert ask().barriers([runs["imp"]]).tolist() == [[2.5, 3.5]] and calls == ["barriers"] * 2
+    monkeypatch.undo()
+    for path in stored:
+        path.write_text("{not json")
+    assert ask().barriers([runs["imp"]]).tolist() == first[1].tolist()  # measured again, the same numbers
 
 
 def test_stability_imports_nothing_that_trains():
