@@ -16,6 +16,7 @@ engine's faster precision (the line before it says which; both ratios are printe
 
     python benchmarks/throughput.py --quick                   # LeNet, under two minutes
     python benchmarks/throughput.py --model resnet20 --quick  # ResNet-20: loop, vmap, bf16, channels-last
+    python benchmarks/throughput.py --model resnet20 --medium --batch 16  # the medium scale's ResNet
 """
 
 from __future__ import annotations
@@ -111,21 +112,23 @@ RESNET_SPEC = dict(dataset="cifar10", model="resnet20", epochs=1, batch_size=128
                    init="kaiming_normal", augment=True, weight_decay=1e-5)
 
 
-def resnet_plain_epoch(data: TensorData, seed: int) -> float:
-    """ResNet-20 at batch 128 the ordinary way (DataLoader, fp32, contiguous); returns examples/s."""
-    model = build_model("resnet20", (3, 32, 32), 10, "kaiming_normal", seed)
+def resnet_plain_epoch(data: TensorData, seed: int, batch: int = 128, width: int = 16) -> float:
+    """ResNet-20 the ordinary way (DataLoader, fp32, contiguous); returns examples/s."""
+    model = build_model("resnet20", data.image_shape, 10, "kaiming_normal", seed, width=width)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-5)
-    return plain_loop(model, optimizer, data, 128, seed, half_pruned_mask(model))
+    return plain_loop(model, optimizer, data, batch, seed, half_pruned_mask(model))
 
 
-def resnet_engine_epoch(data: TensorData, members: int, seed: int, **settings) -> float:
+def resnet_engine_epoch(data: TensorData, members: int, seed: int, batch: int = 128, width: int = 16,
+                        **settings) -> float:
     """The harness's trainer for `members` ResNet-20s with TrainSpec `settings` (stacking, precision,
     channels_last, compile): one after another, or as one vmapped population; examples/s per model."""
     from replication.conv_population import train_conv_population
     from replication.training import train
 
-    spec = TrainSpec(**RESNET_SPEC, **settings)
-    models = [build_model("resnet20", (3, 32, 32), 10, "kaiming_normal", seed + i) for i in range(members)]
+    spec = TrainSpec(**{**RESNET_SPEC, "batch_size": batch}, model_args=(("width", width),), **settings)
+    models = [build_model("resnet20", data.image_shape, 10, "kaiming_normal", seed + i, width=width)
+              for i in range(members)]
     population = [Member({k: v.clone() for k, v in m.state_dict().items()}, half_pruned_mask(m), seed + i)
                   for i, m in enumerate(models)]
     tic = time.perf_counter()
@@ -146,26 +149,33 @@ RESNET_SETTINGS = {  # name -> (members, TrainSpec settings); the plain loop is 
 }
 
 
-def resnet_benchmark(quick: bool, repeats: int, compiled: bool) -> None:
-    """ResNet-20 on CIFAR-shaped data at batch 128: every engine setting against the plain loop, interleaved;
-    the last line is the best engine setting's speedup."""
-    data = synthetic(128 * (4 if quick else 16), (3, 32, 32))
+# The medium scale's network and data: width 8 on 14×14 Fashion-MNIST (registry.SETUPS["medium"])
+MEDIUM_SHAPE = dict(width=8, image=(1, 14, 14))
+
+
+def resnet_benchmark(quick: bool, repeats: int, compiled: bool, batch: int = 128, medium: bool = False) -> None:
+    """ResNet-20 (CIFAR-shaped, width 16; or the medium scale's width 8 on 14×14): every engine setting against
+    the plain loop, interleaved; the last line is the best engine setting's speedup."""
+    width, image = (MEDIUM_SHAPE["width"], MEDIUM_SHAPE["image"]) if medium else (16, (3, 32, 32))
+    data = synthetic(max(batch, 128) * (4 if quick else 16), image)
+    shape = dict(batch=batch, width=width)
     settings = dict(RESNET_SETTINGS)
     if compiled:  # compiling takes about a minute here before the first step: worth it for long runs only
         settings["loop bf16 channels-last compiled"] = (1, {"precision": "bf16", "channels_last": True,
                                                             "compile": True})
-    resnet_plain_epoch(data, 0)
+    resnet_plain_epoch(data, 0, **shape)
     for members, s in settings.values():  # warm-up: allocator, kernels, compilation
-        resnet_engine_epoch(data, members, 0, **s)
+        resnet_engine_epoch(data, members, 0, **shape, **s)
     rates: dict[str, list[float]] = {"plain loop fp32": [], **{name: [] for name in settings}}
     for r in range(repeats):
-        rates["plain loop fp32"].append(resnet_plain_epoch(data, r))
+        rates["plain loop fp32"].append(resnet_plain_epoch(data, r, **shape))
         for name, (members, s) in settings.items():
-            rates[name].append(resnet_engine_epoch(data, members, r, **s))
+            rates[name].append(resnet_engine_epoch(data, members, r, **shape, **s))
         print(f"  repeat {r}: " + ", ".join(f"{name} {v[-1]:.0f}" for name, v in rates.items()), flush=True)
     medians = {name: statistics.median(v) for name, v in rates.items()}
     plain = medians.pop("plain loop fp32")
-    print(f"resnet20 batch 128, {data.n_train} CIFAR-shaped examples, {torch.get_num_threads()} threads, "
+    print(f"resnet20 width {width} batch {batch}, {data.n_train} examples of shape {image}, "
+          f"{torch.get_num_threads()} threads, "
           f"median of {repeats} (examples/s per model):")
     print(f"  {'plain loop fp32':34s} {plain:7.0f}")
     for name, rate in medians.items():
@@ -186,9 +196,13 @@ def main() -> None:
     parser.add_argument("--model", choices=("lenet", "resnet20"), default="lenet",
                         help="lenet (default): LeNet-300-100 populations; resnet20: the convnet engine settings")
     parser.add_argument("--compile", action="store_true", help="resnet20: also time torch.compile (slow to start)")
+    parser.add_argument("--batch", type=int, default=128, help="resnet20: the batch size (default 128)")
+    parser.add_argument("--medium", action="store_true",
+                        help="resnet20: the medium scale's network and data (width 8, 1×14×14) instead of CIFAR's")
     args = parser.parse_args()
     if args.model == "resnet20":
-        return resnet_benchmark(args.quick, args.repeats or (3 if args.quick else 5), args.compile)
+        return resnet_benchmark(args.quick, args.repeats or (3 if args.quick else 5), args.compile, args.batch,
+                                args.medium)
     n = 6_000 if args.quick else 30_000
     repeats = args.repeats or (5 if args.quick else 7)
     data = synthetic(n, (1, 28, 28))

@@ -32,6 +32,18 @@ def test_every_resnet_engine_setting_runs(bench):
         assert bench.resnet_engine_epoch(data, min(members, 2), 0, **settings) > 0
 
 
+def test_the_medium_scales_resnet_runs_at_its_small_batch(bench):
+    from replication.registry import setup_for
+
+    train = setup_for("stable-training-finds-tickets", "medium").specs("imp")[0].train
+    assert dict(train.model_args)["width"] == bench.MEDIUM_SHAPE["width"]
+    assert train.dataset == "fashion-mnist-8k-14px" and bench.MEDIUM_SHAPE["image"] == (1, 14, 14)
+    data = bench.synthetic(64, bench.MEDIUM_SHAPE["image"])
+    shape = dict(batch=16, width=bench.MEDIUM_SHAPE["width"])
+    assert bench.resnet_plain_epoch(data, 0, **shape) > 0
+    assert bench.resnet_engine_epoch(data, 2, 0, **shape, stacking="vmap") > 0
+
+
 @pytest.mark.slow
 def test_the_gpu_check_runs_end_to_end_as_a_dry_run_on_the_cpu(tmp_path):
     """benchmarks/gpu_check.sh --dry-run: tiny shapes on the CPU, every setting, the output copied to $OUT."""
