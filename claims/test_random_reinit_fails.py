@@ -1,8 +1,9 @@
 """Claim 11 — random reinitialization fails where tickets win (Frankle & Carbin 2019).
 
 On a setup that is stable from initialization (LeNet in the paper; each
-scale's large batch here), the ticket keeps its accuracy to far lower densities than the same mask with a fresh initialization:
-it beats the reinitialization and still matches its own dense network.
+scale's large batch here), the ticket keeps its accuracy to far lower
+densities than the same mask with a fresh initialization: it beats the
+reinitialization and still matches its own dense network.
 """
 
 import pytest

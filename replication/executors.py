@@ -149,10 +149,10 @@ class RayExecutor:
         return {task.remote(family, root, device, data_dir, self.population): family for family in todo}
 
     def _compute(self, todo: list[list[ExperimentSpec]], store: RunStore, device: str, data_dir: str | None) -> None:
-        ray = self.connect()
         # a family that prefetch started (as part of a larger one: a session's union of claims) is waited on
         started = {self.ahead[s] for family in todo for s in family if s in self.ahead}
         own = self._submit([f for f in todo if not all(s in self.ahead for s in f)], store, device, data_dir)
+        ray = import_ray()  # connected by _submit
         pending = list(started) + list(own)
         bar = _bar(len(pending))
         try:

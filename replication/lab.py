@@ -45,8 +45,9 @@ class Session:
     # each run asked for, by hash: "trained" here (or resumed), or "stored" (already complete); the
     # report states both counts, so that a wall time from a warm store is not read as training time
     ledger: dict[tuple[str, str], str] = field(default_factory=dict)  # (scale, hash) -> kind
-    # runs unfinished when the executor started them ahead: "trained" even if complete when a claim asks
-    started_ahead: set[str] = field(default_factory=set)
+    # runs unfinished when the session began: trained in it, even if complete by the time a claim asks
+    # (an executor may have started them ahead)
+    unfinished_at_start: set[str] = field(default_factory=set)
     # landscape measures already taken, by what they measured: claims that share runs (1 and 3) share these too
     measures: dict[tuple, list[float]] = field(default_factory=dict)
 
@@ -107,7 +108,7 @@ class Lab:
                                   f"`replication status --scale {self.scale}` lists them, `replication run` "
                                   f"computes them")
         for s in specs:
-            trained = s.hash() in session.started_ahead or not store.is_complete(s)
+            trained = s.hash() in session.unfinished_at_start or not store.is_complete(s)
             session.ledger.setdefault((self.scale, s.hash()), "trained" if trained else "stored")
         data = self.data(specs[0].train.dataset)
         runs = dict(zip(specs, session.executor.runs(specs, store, session.device, session.data_dir, data,

@@ -128,7 +128,7 @@ def replication_session(request: pytest.FixtureRequest):
     session.progress = _round_progress(config, session, specs)
     config.stash[SESSION] = session
     if session.train:
-        session.started_ahead = {s.hash() for s in specs if not session.store.is_complete(s)}
+        session.unfinished_at_start = {s.hash() for s in specs if not session.store.is_complete(s)}
         session.executor.prefetch(specs, session.store, session.device, session.data_dir)
     yield session
     session.executor.close()
