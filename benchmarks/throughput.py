@@ -160,9 +160,12 @@ def resnet_benchmark(quick: bool, repeats: int, compiled: bool, batch: int = 128
     data = synthetic(max(batch, 128) * (4 if quick else 16), image)
     shape = dict(batch=batch, width=width)
     settings = dict(RESNET_SETTINGS)
+    if medium:  # a medium family trains 1–3 runs a round together (an IMP run, its control, its copy)
+        settings["vmap K=2 fp32"] = (2, {"stacking": "vmap"})
     if compiled:  # compiling takes about a minute here before the first step: worth it for long runs only
         settings["loop bf16 channels-last compiled"] = (1, {"precision": "bf16", "channels_last": True,
                                                             "compile": True})
+        settings["loop fp32 compiled"] = (1, {"compile": True})
     resnet_plain_epoch(data, 0, **shape)
     for members, s in settings.values():  # warm-up: allocator, kernels, compilation
         resnet_engine_epoch(data, members, 0, **shape, **s)
