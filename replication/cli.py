@@ -125,6 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="rebuild the report from the run store, without training",
                             epilog="example: replication report --scale smoke --store runs")
     add_flags(report.add_argument, ("scale", "report_dir") + COMMON)
+    verify = sub.add_parser("verify", help="retrain the first rounds of some stored runs with this code and compare "
+                                           "the bits (exit 1 where they differ)",
+                            epilog="examples: replication verify --store runs\n"
+                                   "          replication verify --store runs --run c7af622ab6ab8e68 --rounds 3",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    verify.add_argument("--runs", type=int, default=2, help="IMP runs drawn from the store (default 2)")
+    verify.add_argument("--run", action="append", default=[], metavar="HASH",
+                        help="verify this run instead (repeatable; a control retrains its IMP run's rounds too)")
+    verify.add_argument("--rounds", type=int, default=2, help="rounds retrained, the dense one included (default 2)")
+    verify.add_argument("--threads", type=int, help="CPU threads to retrain with (default: what the run recorded, "
+                                                    "else 1, a Ray worker's)")
+    verify.add_argument("--sample-seed", type=int, default=0, help="which runs are drawn (default 0)")
+    add_flags(verify.add_argument, COMMON)
     return parser
 
 
@@ -132,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         options = SessionOptions.read({**vars(args), "no_train": args.command == "report"})
-        if args.command in ("imp", "run", "status", "report", "probe"):
-            options.check(store=args.command != "status")
+        if args.command in ("imp", "run", "status", "report", "probe", "verify"):
+            options.check(store=args.command not in ("status", "verify"))
         if args.command == "presets":
             return _presets(args.show)
         if args.command == "imp":
@@ -144,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             return _status(options)
         if args.command == "probe":
             return _probe(options)
+        if args.command == "verify":
+            return _verify(args, options)
         if args.command in ("run", "report"):
             return _pytest_claims(args, options)
     except Exception as err:
@@ -254,6 +269,36 @@ def _probe(options: SessionOptions) -> int:
         print(probe.table(results, regimes) + "\n")
     progress.close()
     return 0
+
+
+def _verify(args: argparse.Namespace, options: SessionOptions) -> int:
+    """Retrains the first rounds of some stored runs and prints, per round, whether the bits are the stored ones."""
+    from . import verify
+    from .store import RunStore
+
+    for name, least in (("runs", 1), ("rounds", 1), ("threads", 1)):
+        if (value := getattr(args, name)) is not None and value < least:
+            raise UsageError(f"--{name} must be at least {least}, got {value}")
+    store = RunStore(options.store)
+    runs = verify.finished_runs(store)
+    chosen = verify.choose(runs, args.runs, args.sample_seed, args.run)
+    print(f"retraining rounds 0-{args.rounds - 1} of {len(chosen)} of the {len(runs)} finished runs in {store.root} "
+          f"on {options.device}")
+    checks = []
+    for run in chosen:
+        threads, why = verify.threads_for(store, runs[run], args.rounds, args.threads)
+        ran = verify.verify_run(store, runs[run], args.rounds, threads, options.device, options.data_dir)
+        print(f"{run} ({verify.describe(runs[run])}; {threads} thread{'s' * (threads != 1)}, {why}): "
+              + ", ".join(f"round {c.round} {'identical' if c.identical else 'DIFFERS'}" for c in ran), flush=True)
+        for check in ran:  # the first few tensors: past the first step a difference spreads to every weight
+            for line in check.differs[:3]:
+                print(f"    round {check.round}: {line}")
+            if len(check.differs) > 3:
+                print(f"    round {check.round}: and {len(check.differs) - 3} more tensors differ")
+        checks += ran
+    bad = sum(not c.identical for c in checks)
+    print(f"{bad} of {len(checks)} rounds differ" if bad else f"all {len(checks)} rounds bit-identical")
+    return 1 if bad else 0
 
 
 def _pytest_claims(args: argparse.Namespace, options: SessionOptions) -> int:

@@ -330,7 +330,9 @@ def _train_round(flights: list[_InFlight], index: int, data: TensorData, stack: 
     for (f, model, plan, mask), weights, outcome in zip(jobs, trained, outcomes):
         model.load_state_dict(weights)
         model.to(device)
-        metrics = {**_metrics(len(f.history), mask, plan, model, outcome, data), "seconds": seconds}
+        # threads: on a CPU the bits depend on them (`replication verify` retrains with the same count)
+        metrics = {**_metrics(len(f.history), mask, plan, model, outcome, data), "seconds": seconds,
+                   "threads": torch.get_num_threads()}
         if f.spec.copy_round is not None:
             metrics["source_round"] = index
         records.append(RoundRecord(len(f.history), {n: t.cpu() for n, t in mask.items()}, plan.start,
