@@ -105,6 +105,9 @@ def recorded_threads(store: RunStore, spec: ExperimentSpec, rounds: int) -> int 
 def verify_run(store: RunStore, spec: ExperimentSpec, rounds: int, threads: int, device: str,
                data_dir: str | None) -> list[RoundCheck]:
     """Retrain the run's first `rounds` rounds with `threads` threads in a scratch store; compare each round."""
+    if not store.path(spec).is_dir():  # its folder is named by the hash of the code that wrote it
+        return [RoundCheck(spec.hash(), 0, (f"its spec hashes to {spec.hash()} under this code, not to the name of "
+                                            f"its folder: this code would neither find nor resume the run",))]
     short = truncated(spec, rounds)
     saved = torch.get_num_threads()
     with tempfile.TemporaryDirectory(prefix="replication-verify-") as scratch:

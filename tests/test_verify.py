@@ -76,6 +76,14 @@ def test_a_changed_stored_tensor_is_found_and_named(stored, capsys):
     assert out.rstrip().endswith("1 of 2 rounds differ")
 
 
+def test_a_run_this_code_hashes_elsewhere_is_reported(stored, capsys):
+    store, imp = stored
+    moved = store.root / "0123456789abcdef"
+    store.path(imp[0]).rename(moved)
+    assert main(["verify", "--store", str(store.root), "--run", moved.name]) == 1
+    assert f"its spec hashes to {imp[0].hash()} under this code" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("args, fragment", [
     (["--run", "0123456789abcdef"], "no finished run 0123456789abcdef in the store"),
     (["--rounds", "0"], "--rounds must be at least 1, got 0"),
