@@ -6,7 +6,7 @@ are trained again in a scratch store, from the run's own spec (its seeds, so its
 and every tensor of those rounds (the mask, the weights the round began from, the trained weights, a rewinding
 run's rewind point) is compared bit for bit with the stored one.
 
-On a CPU the bits depend on the number of threads (oneDNN splits its reductions by thread), so a round is
+On a CPU the bits depend on the number of threads (reductions are split by thread), so a round is
 retrained with the thread count it recorded; rounds from before threads were recorded are retrained with one
 thread, what each Ray worker trains with, unless told otherwise.
 """
