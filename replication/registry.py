@@ -516,6 +516,18 @@ PROBES["medium"] = (Probe("resnet20-fashion-mnist-sgd", (16, 32, 64, 128, 256, 5
                           found=((16, "unstable"), (32, "semistable"), (64, "stable"), (128, "stable"),
                                  (256, "stable"), (512, "stable"))),)
 
+# Two diagnostic probes of the medium training, declared and run 2026-11-29, after the medium report: they calibrate
+# none of its setups. That report found batch 16's instability confined to the dense network (dense LII 25.8 points,
+# subnetworks 0.9 / 0.8 / 0.8 at rounds 5 / 10 / 15), where the paper's batch-128 subnetworks stay at 69–83 points
+# after 85 epochs a round; the question is whether medium's 2 epochs a round are too few for the subnetworks to part.
+# The same probe (seeds 0–3) at 4 and 8 epochs a round, batch 16 and 256. Found, LII (points) mean over seeds (range),
+# dense / 64% remaining: batch 16 at 2 epochs (above) 21.5 / 3.7; at 4: 22.0 / 4.8 (3.3–6.4); at 8: 25.6 / 9.5
+# (6.3–11.7, every seed above every 4-epoch one); batch 256 at 4: 1.6 / 0.7, at 8: 2.0 / 0.5. Dense accuracy 82–84%
+# throughout. So the subnetworks' instability grows with the training a round gets, and a medium scale with longer
+# rounds would be the first thing to try for claim 1's subnetwork part; its cost grows in proportion.
+PROBES["medium"] += tuple(Probe("resnet20-fashion-mnist-sgd", (16, 256), seeds=4, overrides=(("epochs", epochs),),
+                                found=((16, "unstable"), (256, "stable"))) for epochs in (4, 8))
+
 # Where the landscape measures (LII, error barriers) read a fixed share of the data instead of all of it: the first
 # N test (or training) examples, batch norm recomputed on the first N training examples. A ResNet's path of 30
 # points over all 10,000 test images would cost more than its trainings at the medium scale. None elsewhere.

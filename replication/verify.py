@@ -129,10 +129,15 @@ def verify_run(store: RunStore, spec: ExperimentSpec, rounds: int, threads: int,
 
 
 def describe(spec: ExperimentSpec) -> str:
-    train = spec.train
-    extra = f", λ {spec.repel_lambda:g}" if spec.repel_lambda else ""
-    return (f"{train.model} on {train.dataset}, batch {train.batch_size}, {spec.control}{extra}, "
-            f"seed {spec.init_seed}")
+    """The run in a few words: what it trains and whatever sets its arm apart."""
+    train, prune = spec.train, spec.prune
+    extras = [f"λ {spec.repel_lambda:g}" + (" (previous optimum only)" if spec.repel_previous_only else "")
+              if spec.repel_lambda else "",
+              f"rewinding to step {prune.rewind_step}" if prune.reset == "rewind" else "",
+              f"{train.warmup_epochs}-epoch warm-up" if train.warmup_epochs else "",
+              f"weight decay {train.weight_decay:g}" if train.weight_decay else ""]
+    return ", ".join([f"{train.model} on {train.dataset}, batch {train.batch_size}, {spec.control}",
+                      *filter(None, extras), f"seed {spec.init_seed}"])
 
 
 def threads_for(store: RunStore, spec: ExperimentSpec, rounds: int, asked: int | None) -> tuple[int, str]:

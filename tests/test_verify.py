@@ -103,3 +103,11 @@ def test_a_missing_or_unfinished_store_says_so(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["verify", "--store", str(tmp_path / "empty")]) == 2
     assert "no finished IMP run" in capsys.readouterr().err
+
+
+def test_a_run_is_described_by_what_sets_its_arm_apart():
+    spec = tiny_spec(rounds=2, init_seed=3, warmup_epochs=1, weight_decay=1e-4).with_(repel_lambda=2.0,
+                                                                                      repel_previous_only=True)
+    assert verify.describe(spec) == ("lenet on digits, batch 64, imp, λ 2 (previous optimum only), 1-epoch warm-up, "
+                                     "weight decay 0.0001, seed 3")
+    assert verify.describe(tiny_spec(rounds=2)) == "lenet on digits, batch 64, imp, seed 0"
