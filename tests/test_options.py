@@ -16,7 +16,8 @@ from replication.pytest_plugin import pytest_addoption
 
 FIELDS = {flag(f.name): f for f in dataclasses.fields(SessionOptions)}
 CLI_ONLY = {"--preset", "--rounds", "--seed", "--control", "--batch-size", "--lr", "--epochs", "--warmup-epochs",
-            "--prune-fraction", "--set", "--show", "--help"}  # imp's experiment settings, presets --show
+            "--prune-fraction", "--set", "--show", "--help",  # imp's experiment settings, presets --show
+            "--runs", "--run", "--threads", "--sample-seed"}  # which stored runs verify retrains, and how
 
 
 def _pytest_flags() -> dict[str, str]:
