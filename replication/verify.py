@@ -8,7 +8,8 @@ run's rewind point) is compared bit for bit with the stored one.
 
 On a CPU the bits depend on the number of threads (reductions are split by thread), so a round is
 retrained with the thread count it recorded; rounds from before threads were recorded are retrained with one
-thread, what each Ray worker trains with, unless told otherwise.
+thread, what each Ray worker trains with, unless told otherwise. On a GPU the harness does not ask for
+deterministic kernels, so there a difference may be the kernels' own, not a change in what was computed.
 """
 
 from __future__ import annotations
