@@ -76,6 +76,12 @@ def truncated(spec: ExperimentSpec, rounds: int) -> ExperimentSpec:
     return spec.with_(prune=dataclasses.replace(spec.prune, rounds=min(spec.prune.rounds, rounds - 1)))
 
 
+def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Bit for bit, so that a diverged run's NaNs compare equal to themselves (torch.equal says NaN ≠ NaN)."""
+    as_bytes = lambda t: t.detach().cpu().contiguous().reshape(-1).view(torch.uint8)  # noqa: E731
+    return torch.equal(as_bytes(a), as_bytes(b))
+
+
 def compare(stored: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor], what: str) -> list[str]:
     """Where two state dicts differ, one line per tensor; empty when they are bit-identical."""
     out = [f"{what}: {name} missing" for name in sorted(set(stored) ^ set(fresh))]
@@ -83,7 +89,7 @@ def compare(stored: dict[str, torch.Tensor], fresh: dict[str, torch.Tensor], wha
         a, b = stored[name], fresh[name]
         if a.shape != b.shape or a.dtype != b.dtype:
             out.append(f"{what}: {name} is {tuple(a.shape)} {a.dtype} stored, {tuple(b.shape)} {b.dtype} now")
-        elif not torch.equal(a, b):
+        elif not same_bits(a, b):
             gap = (a.double() - b.double()).abs().max().item() if a.is_floating_point() else float("nan")
             out.append(f"{what}: {name} max |Δ| {gap:.3g}")
     return out

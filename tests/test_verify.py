@@ -42,6 +42,13 @@ def test_compare_names_each_difference():
                                                      "(4,) torch.float32 now", "trained: w max |Δ| 0.5"]
 
 
+def test_bits_are_compared_not_values():
+    nan = torch.tensor([float("nan"), 1.0])
+    assert verify.compare({"w": nan}, {"w": nan.clone()}, "trained") == []  # a diverged run's NaNs reproduce
+    assert verify.compare({"w": torch.tensor(0.0)}, {"w": torch.tensor(-0.0)}, "trained") == ["trained: w max |Δ| 0"]
+    assert verify.same_bits(torch.tensor(True), torch.tensor(True))
+
+
 def test_stored_rounds_record_their_threads(stored):
     store, imp = stored
     assert store.load_round(imp[0], 1).metrics["threads"] == torch.get_num_threads()
