@@ -1,9 +1,9 @@
 """A dry run of every paper-scale claim on the CPU: the claim modules, analyses and report exactly as
 `pytest claims --scale paper` runs them on a GPU, with the experiments shrunk (1 epoch, 2 rounds, 2 seeds,
-batch sizes ÷ 32) on fake MNIST and CIFAR-10 files. It shows the paper scale runs without code changes:
-ResNet-20 (narrowed to width 4) trained as vmapped populations (TrainSpec.stacking="vmap"), its batch norm recomputed along
-interpolation paths, its second trainings, the reference values in the report. The verdicts on random data
-mean nothing."""
+batch sizes ÷ 32, ResNet-20 at width 4) on fake MNIST and CIFAR-10 files. It shows the paper scale runs
+without code changes: ResNet-20 trained as vmapped populations (TrainSpec.stacking="vmap"), its batch norm
+recomputed along interpolation paths, its second trainings, the reference values in the report. The verdicts
+on random data mean nothing."""
 
 from __future__ import annotations
 
