@@ -182,12 +182,20 @@ class RunStore:
         path = self.path(spec) / name
         return torch.load(path, weights_only=True) if path.is_file() else None
 
-    def round_seconds(self, spec: ExperimentSpec) -> list[float]:
-        """The training time of each round written so far (from metrics alone, no tensors read)."""
+    def round_metrics(self, spec: ExperimentSpec) -> list[dict[str, Any]]:
+        """The metrics of each round written so far, in order (no tensors read); an unreadable file is skipped."""
         out = []
         for metrics in sorted(self.path(spec).glob("round_*/metrics.json")):
             with contextlib.suppress(OSError, ValueError):
-                out.append(float(json.loads(metrics.read_text()).get("seconds", 0.0)))
+                out.append(json.loads(metrics.read_text()))
+        return out
+
+    def round_seconds(self, spec: ExperimentSpec) -> list[float]:
+        """The training time of each round written so far (a round whose time does not read is skipped)."""
+        out = []
+        for metrics in self.round_metrics(spec):
+            with contextlib.suppress(ValueError):
+                out.append(float(metrics.get("seconds", 0.0)))
         return out
 
     def load_round(self, spec: ExperimentSpec, index: int) -> RoundRecord | None:

@@ -102,11 +102,7 @@ def compare_round(stored: RoundRecord, fresh: RoundRecord) -> list[str]:
 
 def recorded_threads(store: RunStore, spec: ExperimentSpec, rounds: int) -> int | None:
     """The thread count the run's first rounds recorded (the first one found), or None."""
-    for index in range(rounds):
-        record = store.load_round(spec, index)
-        if record is not None and "threads" in record.metrics:
-            return int(record.metrics["threads"])
-    return None
+    return next((int(m["threads"]) for m in store.round_metrics(spec)[:rounds] if "threads" in m), None)
 
 
 def verify_run(store: RunStore, spec: ExperimentSpec, rounds: int, threads: int, device: str,
