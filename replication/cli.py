@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     probe = sub.add_parser("probe", help="the stability probe: which batch sizes are unstable, semistable and "
                                          "stable at a scale (dense and early-round LII)",
                            epilog="example: replication probe --scale smoke --store runs")
-    add_flags(probe.add_argument, ("scale",) + COMMON + EXECUTION)
+    add_flags(probe.add_argument, ("scale", "report_dir", "no_train") + COMMON + EXECUTION)
     report = sub.add_parser("report", help="rebuild the report from the run store, without training",
                             epilog="example: replication report --scale smoke --store runs")
     add_flags(report.add_argument, ("scale", "report_dir") + COMMON)
@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        options = SessionOptions.read({**vars(args), "no_train": args.command == "report"})
+        options = SessionOptions.read({**vars(args), "no_train": args.command == "report" or getattr(args, "no_train", False)})
         if args.command in ("imp", "run", "status", "report", "probe", "verify"):
             options.check(store=args.command not in ("status", "verify"))
         if args.command == "presets":
@@ -251,12 +251,16 @@ def _probe(options: SessionOptions) -> int:
     from . import probe
     from .lab import Session
     from .progress import RoundPrinter
+    from .instability_map import MAPS
     from .registry import PROBES
     from .store import RunStore
 
     scale = options.scale or "smoke"
+    if scale in MAPS:
+        return _map(options, scale)
     if scale not in PROBES:
-        raise UsageError(f"no stability probe is declared at scale {scale!r}; use one of {', '.join(PROBES)}")
+        raise UsageError(f"no stability probe is declared at scale {scale!r}; use one of "
+                         f"{', '.join([*PROBES, *MAPS])}")
     specs = [s for declared in PROBES[scale] for arm in declared.arms().values() for s in arm]
     store = RunStore(options.store)
     progress = RoundPrinter.over(store, specs)
@@ -268,6 +272,33 @@ def _probe(options: SessionOptions) -> int:
               f"{declared.seeds} seeds, LII (points of test error) of rounds {declared.rounds}")
         print(probe.table(results, regimes) + "\n")
     progress.close()
+    return 0
+
+
+def _map(options: SessionOptions, scale: str) -> int:
+    """Runs a scale's instability map (stored, resumable), or with --no-train reads the cells already stored, and
+    writes <report-dir>/<scale>/PROBE.md."""
+    from . import probe
+    from .instability_map import MAPS
+    from .lab import Session
+    from .progress import RoundPrinter
+    from .report import provenance, write_map
+    from .store import RunStore
+
+    cells = MAPS[scale]
+    store = RunStore(options.store)
+    specs = [s for cell in cells for arm in cell.probe().arms().values() for s in arm]
+    progress = None if options.no_train else RoundPrinter.over(store, specs)
+    session = Session(store, options.device, options.data_dir, progress=progress, train=not options.no_train,
+                      executor=options.make_executor(connect=not options.no_train))
+    lab = session.lab(scale)
+    results = probe.survey_map(lab, cells, train=not options.no_train)
+    pending = [c for c in cells if c not in {r.cell for r in results}]
+    classes = lab.data(specs[0].train.dataset).num_classes
+    path = write_map(results, classes, pending, scale, Path(options.report_dir), provenance(device=options.device))
+    if progress:
+        progress.close()
+    print(path.read_text())
     return 0
 
 

@@ -89,7 +89,8 @@ def _train(template: nn.Module, members: list[Member], data: TensorData, spec: T
     for _ in range(spec.epochs):
         orders = [epoch_order(data.n_train, g).split(spec.batch_size) for g in generators]
         for batches in zip(*orders):
-            x = torch.stack([_batch(data, idx, g, spec.augment) for idx, g in zip(batches, generators)])
+            x = torch.stack([_batch(data, idx, g, spec.augment, spec.augment_pad)
+                             for idx, g in zip(batches, generators)])
             y = torch.stack([data.y_train[idx] for idx in batches])
             for group in optimizer.param_groups:
                 group["lr"] = spec.lr * lr_factor(step, spec, per_epoch)
@@ -111,6 +112,7 @@ def _train(template: nn.Module, members: list[Member], data: TensorData, spec: T
             [TrainOutcome(b if b >= 0 else step, b >= 0, None) for b in bad])
 
 
-def _batch(data: TensorData, idx: torch.Tensor, generator: torch.Generator, augmented: bool) -> torch.Tensor:
+def _batch(data: TensorData, idx: torch.Tensor, generator: torch.Generator, augmented: bool,
+           pad: int) -> torch.Tensor:
     x = data.x_train[idx]
-    return augment(x, generator) if augmented else x
+    return augment(x, generator, pad) if augmented else x

@@ -96,6 +96,27 @@ def plot_histograms(samples: dict[str, np.ndarray], path: Path, title: str = "")
     _save(fig, path)
 
 
+def plot_lii_by_steps(lines: dict[str, tuple[list[int], list[list[float]]]], path: Path, title: str = "") -> None:
+    """LII against optimizer steps a round (log axis): one line per name (a batch size and density), each point
+    the mean over seeds with a min–max bar. lines: name -> (steps, per point the seeds' values)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for name, (steps, values) in lines.items():
+        order = np.argsort(steps)
+        x = np.asarray(steps)[order]
+        mean = np.array([np.mean(values[i]) for i in order])
+        low = mean - np.array([np.min(values[i]) for i in order])
+        high = np.array([np.max(values[i]) for i in order]) - mean
+        ax.errorbar(x, mean, yerr=[low, high], marker="o", ms=4, capsize=3, label=name)
+    ax.set_xscale("log")
+    ax.axhline(2.0, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("optimizer steps a round")
+    ax.set_ylabel("LII (points of test error)")
+    ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=10)
+    _save(fig, path)
+
+
 def _save(fig, path: Path) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .accuracy import dense_accuracy, training_bar
+from .accuracy import dense_accuracy, mean_over_rounds, training_bar
 from .registry import TRAINS_FLOOR, Probe
 from .report import markdown_table
 
@@ -84,3 +84,25 @@ def table(results: list[BatchStability], regimes: dict[int, str]) -> str:
                      f"{int(np.sum(~np.isfinite(acc)))} diverged)", regimes[r.batch]])
     rounds = [f"LII round {k}" for k in results[0].lii]
     return markdown_table(["batch", *rounds, "mean LII", "dense accuracy %", "regime"], rows)
+
+
+# -- the instability map (replication/instability_map.py: its cells and rule) ----------------
+def survey_map(lab, cells, train: bool = True) -> list:
+    """The map's cells, measured: every cell's runs asked for at once (the executor sees every family, in the
+    map's order). train=False: only the cells whose runs are all stored (a sitting still running, or cut
+    short), without training anything."""
+    from .instability_map import CellResult
+
+    probes = {cell: cell.probe() for cell in cells}
+    if not train:
+        store = lab.session.store
+        probes = {c: p for c, p in probes.items() if all(store.is_complete(s) for a in p.arms().values() for s in a)}
+    arms = {(cell, name): specs for cell, p in probes.items() for name, specs in p.arms().items()}
+    runs = lab.arms(arms) if arms else {}
+    results = []
+    for cell in probes:
+        imp, copies = runs[(cell, f"IMP batch {cell.batch}")], runs[(cell, f"second trainings, batch {cell.batch}")]
+        lii = lab.instability(imp, copies)
+        accuracy = {r: mean_over_rounds(imp, [r]).tolist() for r in sorted(lii)}
+        results.append(CellResult(cell, {r: v.tolist() for r, v in sorted(lii.items())}, accuracy))
+    return results

@@ -58,6 +58,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, text in [("smoke", "smoke scale: CPU, embedded digits data, minutes"),
                        ("small", "small scale: CPU, Fashion-MNIST, about an hour"),
                        ("medium", "medium scale: a BN ResNet-20 on reduced Fashion-MNIST, CPU, under three hours"),
+                       ("long", "long scale: the medium network with longer rounds, where its instability map "
+                                "finds the subnetworks unstable"),
                        ("paper", "paper scale: the paper's Table 1 settings"),
                        ("gpu", "needs a CUDA GPU; skipped without one"),
                        ("claim(id): the paper claim a test decides", None)]:

@@ -15,7 +15,7 @@ from typing import Any, Callable
 from .presets import preset
 from .spec import ExperimentSpec
 
-SCALES = ("smoke", "smoke-resnet", "small", "medium", "paper")
+SCALES = ("smoke", "smoke-resnet", "small", "medium", "long", "paper")
 
 
 RULES = ("superiority", "non-inferiority", "equivalence", "trend")
@@ -333,6 +333,9 @@ PAPER_SEEDS = 9
 _SEEDS_NOTE = f"{PAPER_SEEDS} seeds instead of the paper's 3, chosen by power (registry.PAPER_SEEDS)."
 _RESNET = dict(preset="resnet20-cifar10", seeds=PAPER_SEEDS, rounds=25, low_density=0.07, differs=_SEEDS_NOTE)
 
+_LONG_BEFORE_ITS_MAP = ("the long scale's setting is the one its instability map picks (`replication probe --scale "
+                        "long`, reports/long/PROBE.md), and the map has not decided yet")
+
 SETUPS: dict[str, dict[str, Setup]] = {
     "smoke": {
         "random-reinit-fails": Setup("lenet-digits", seeds=8, rounds=20, low_density=0.05, differs=_DIGITS_NOTE),
@@ -451,6 +454,10 @@ SETUPS: dict[str, dict[str, Setup]] = {
             **_MEDIUM_SWEEP, differs=_MEDIUM_NOTE + " 16 rounds reach 2.8%, so both extremes exist: pairs above "
                                                     "51.2% and the pair below 3.5%."),
     },
+    # The long scale: the medium shape with longer rounds, on the setting its instability map picks
+    # (replication/instability_map.py, `replication probe --scale long`). No claim runs there before the map has.
+    "long": {claim_id: Setup("resnet20-fashion-mnist-sgd", seeds=2, rounds=10, not_run=_LONG_BEFORE_ITS_MAP)
+             for claim_id in CLAIMS},
     # Paper scale: Table 1's ResNet-20 on CIFAR-10 with the Fig. 1 batch sizes and 25 rounds as in the paper
     # (density 0.8**25 = 0.38%), PAPER_SEEDS seeds; "low densities" are those at or below 6.87%, where Fig. 1's
     # curves part.
@@ -531,7 +538,7 @@ PROBES["medium"] += tuple(Probe("resnet20-fashion-mnist-sgd", (16, 256), seeds=4
 # Where the landscape measures (LII, error barriers) read a fixed share of the data instead of all of it: the first
 # N test (or training) examples, batch norm recomputed on the first N training examples. A ResNet's path of 30
 # points over all 10,000 test images would cost more than its trainings at the medium scale. None elsewhere.
-LANDSCAPE_EXAMPLES: dict[str, int] = {"medium": 2048}
+LANDSCAPE_EXAMPLES: dict[str, int] = {"medium": 2048, "long": 2048}
 
 
 def setup_for(claim_id: str, scale: str) -> Setup | None:

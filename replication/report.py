@@ -282,3 +282,72 @@ def update_readme(readme: Path, results: list[dict[str, Any]], scale: str) -> bo
     block = f"{README_START}\n{summary_table(results)}\n\nFull report: [reports/{scale}/REPORT.md](reports/{scale}/REPORT.md)\n{README_END}"
     atomic_write_bytes(Path(readme), (head + block + tail).encode())
     return True
+
+
+# -- the instability map's page (reports/<scale>/PROBE.md) ---------------------------------
+def render_map(results: list, classes: int, pending: list, scale: str, prov: dict[str, Any], figure: str) -> str:
+    """PROBE.md: the map's rule, its cells measured so far (mean over seeds, range), the setting its rule picks."""
+    from . import instability_map as M
+
+    found = M.regimes(results, classes) if results else {}
+    pick = M.choose(found)
+    rounds = M.CONTEXT_ROUNDS + M.READ_ROUNDS
+    if pick:
+        verdict = (f"**The rule picks {pick[0].schedule} schedule, {pick[0].epochs} epochs a round"
+                   f"{', augmented' if pick[0].augment else ''}**: batch {pick[0].batch} is unstable and batch "
+                   f"{pick[1].batch} stable there.")
+    else:
+        verdict = ("**No setting measured so far qualifies** (an unstable batch 16 and a stable larger batch at the "
+                   "same setting)" + (f"; {len(pending)} cell(s) are not yet measured." if pending else "."))
+    rows = []
+    for r in results:
+        acc = np.asarray(r.dense_accuracy)
+        cells = [f"{np.mean(r.lii[k]):.1f} ({min(r.lii[k]):.1f}–{max(r.lii[k]):.1f})" for k in rounds]
+        read = "/".join(f"{np.nanmean(r.accuracy[k]):.1f}" for k in M.READ_ROUNDS)
+        rows.append([r.cell.label, r.cell.why, f"{r.cell.steps:,}", r.cell.seeds, f"{np.nanmean(acc):.1f}", read, *cells,
+                     ", ".join(f"{v:.1f}" for v in r.instability()), found[r.cell]])
+    header = ["cell", "axis", "steps a round", "seeds", "dense acc. %",
+              f"acc. % rounds {'/'.join(map(str, M.READ_ROUNDS))}",
+              *[f"LII {100 * 0.8 ** k:.0f}% (round {k})" for k in rounds], "per-seed instability", "regime"]
+    lines = [f"# The instability map (scale `{scale}`)", "",
+             "Where IMP's subnetworks become unstable: LII (points of test error, 30 points on the path, batch norm "
+             "recomputed) of IMP's trained subnetworks and of a second training from the same start with other SGD "
+             "noise, by weights remaining. Declared in `replication/instability_map.py` with its rule before any of "
+             "its runs.", "",
+             f"Rule: a seed's instability is its mean LII at rounds {', '.join(map(str, M.READ_ROUNDS))} (the "
+             f"subnetworks the scale's claims read); **unstable** when every seed's is at least {M.UNSTABLE_CUT:g} "
+             f"points, **stable** when every seed's is under {M.STABLE_CUT:g}, **between** otherwise; **fails** when "
+             "a seed's dense network, or its subnetwork at a round read, does not train. The scale's setting is the cheapest one with an unstable batch "
+             f"{M.UNSTABLE_BATCH} and a stable larger batch.", "", verdict, "",
+             markdown_table(header, rows) if rows else "No cell is measured yet.", ""]
+    if pending:
+        lines += ["Not yet measured (the store resumes them): " + "; ".join(c.label for c in pending) + ".", ""]
+    if results:
+        lines += [f"![LII against steps a round]({figure})", ""]
+    lines += [f"Code {prov.get('commit', 'unknown')}, {prov.get('date', '')}, {prov.get('machine', '')}, "
+              f"device {prov.get('device', 'cpu')}.", ""]
+    return "\n".join(lines)
+
+
+def write_map(results: list, classes: int, pending: list, scale: str, out_dir: Path, prov: dict[str, Any]) -> Path:
+    """PROBE.md and its figure (LII against steps a round, a line per batch size and density), atomically."""
+    from . import instability_map as M
+    from .figures import plot_lii_by_steps
+
+    out = Path(out_dir) / scale
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    figure = "figures/instability-map.png"
+    if results:
+        lines: dict[str, tuple[list[int], list[list[float]]]] = {}
+        for r in results:
+            variant = "".join([f", {r.cell.schedule}" if r.cell.schedule != "step" else "",
+                               ", augmented" if r.cell.augment else ""])
+            for k in M.CONTEXT_ROUNDS[1:] + M.READ_ROUNDS:
+                name = f"batch {r.cell.batch}{variant}, {100 * 0.8 ** k:.0f}% remaining"
+                steps, values = lines.setdefault(name, ([], []))
+                steps.append(r.cell.steps)
+                values.append(r.lii[k])
+        plot_lii_by_steps(lines, out / figure, "IMP's subnetworks (Table 1's step schedule unless named)")
+    path = out / "PROBE.md"
+    atomic_write_bytes(path, render_map(results, classes, pending, scale, prov, figure).encode())
+    return path

@@ -105,7 +105,7 @@ def _train(model: nn.Module, mask: Mask, data: TensorData, spec: TrainSpec, nois
                 rewind_state = _snapshot(model)
             x, y = data.x_train[idx], data.y_train[idx]
             if spec.augment:
-                x = augment(x, generator)
+                x = augment(x, generator, spec.augment_pad)
             for group in optimizer.param_groups:
                 group["lr"] = spec.lr * lr_factor(step, spec, per_epoch)
             loss = task_loss(x, y)
