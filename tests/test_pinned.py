@@ -1,0 +1,150 @@
+"""The safety net under refactors: pinned names of stored runs and golden bits of training.
+
+A stored run's folder is its spec's hash. A change to `ExperimentSpec.to_dict`, to a preset or to a claim's
+setup that renames runs makes every store look empty (and every report rebuild fail): these pins catch it.
+Change a pin only on purpose, with the reason in the commit (a SPEC_VERSION bump, a new setting), never to
+get green.
+
+The golden digests pin the bits one tiny run of each trainer path produces (one-model loop, the stacked MLP in
+fp32 and bf16, the vmapped convnet), so that a refactor cannot change training silently. Bits depend on torch's
+kernels, so they are pinned for the torch version and CPU kernel family they were taken with, and skipped
+(with the reason) elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+import torch
+
+from replication.data import load_digits
+from replication.imp import run_experiments
+from replication.instability_map import MAPS
+from replication.presets import PRESETS
+from replication.registry import CLAIMS, SCALES, setup_for
+from replication.store import RunStore, tensor_bytes
+
+from conftest import tiny_spec
+
+PRESET_HASHES = {
+    "lenet-mnist": "e580d0ca1f439581", "resnet20-cifar10": "6869e746ce327c8e", "conv4-cifar10": "513f2737e3233a1f",
+    "resnet50-imagenet": "c895b655db35e839", "lenet-digits": "e70a71d4e5d545d8",
+    "lenet-digits-sgd": "2ffd1ecf309bd34c", "lenet-fashion-mnist": "6fb96f0962336983",
+    "lenet-fashion-mnist-sgd": "3bb594f94725f12e", "resnet20-digits-sgd": "990c4fe474666a6f",
+    "resnet20-fashion-mnist-sgd": "c7af622ab6ab8e68", "conv2-fashion-mnist": "2f5fbf9de83d64a3",
+}
+
+# scale/claim -> (how many runs the claim asks for, a digest of their sorted hashes)
+CLAIM_RUNS = {
+    "smoke/stable-training-finds-tickets": (80, "6a319625685a"),
+    "smoke/instability-predicts-tickets": (160, "0f5daf41cb6f"),
+    "smoke/repellence-removes-tickets": (32, "5997d51df5be"),
+    "smoke/attraction-rescues-unstable": (24, "c767502889d7"),
+    "smoke/repel-previous-only-biphasic": (8, "fe098a53bbb0"),
+    "smoke/tickets-retrain-to-similar-regions": (24, "f5ad12963422"),
+    "smoke/weights-grow-away-from-zero": (16, "d5f93fa70f42"),
+    "smoke/same-basin-only-at-medium-density": (8, "cbf9022daf2e"),
+    "smoke/random-reinit-fails": (16, "709613c1edc8"),
+    "smoke-resnet/stable-training-finds-tickets": (40, "450f8be2321d"),
+    "smoke-resnet/tickets-retrain-to-similar-regions": (12, "331119d0c7eb"),
+    "smoke-resnet/random-reinit-fails": (8, "5cfe61f15217"),
+    "small/stable-training-finds-tickets": (50, "b14f02dfd6ec"),
+    "small/warmup-helps-semistable": (20, "bed8fe146e7a"),
+    "small/instability-predicts-tickets": (75, "468a85f265b2"),
+    "small/repellence-removes-tickets": (20, "c2690e40e758"),
+    "small/attraction-rescues-unstable": (15, "fe1318326a59"),
+    "small/repel-previous-only-biphasic": (5, "f77471976da8"),
+    "small/tickets-retrain-to-similar-regions": (15, "543a566822d7"),
+    "small/weights-grow-away-from-zero": (15, "c93c46dba34c"),
+    "small/weight-decay-hurts-semistable": (10, "4074b75ee5ee"),
+    "small/same-basin-only-at-medium-density": (5, "9233e561a424"),
+    "small/random-reinit-fails": (10, "5b6ec9b4ebac"),
+    "medium/stable-training-finds-tickets": (60, "a935a8949d91"),
+    "medium/warmup-helps-semistable": (20, "67d44b347dd4"),
+    "medium/instability-predicts-tickets": (90, "495025027f26"),
+    "medium/repellence-removes-tickets": (20, "2e2b32caada8"),
+    "medium/attraction-rescues-unstable": (20, "4d1722c3cd83"),
+    "medium/repel-previous-only-biphasic": (5, "71f459ca63aa"),
+    "medium/tickets-retrain-to-similar-regions": (15, "62bf4190b699"),
+    "medium/weights-grow-away-from-zero": (15, "55e2e7a2a919"),
+    "medium/weight-decay-hurts-semistable": (10, "aaf46158a3b1"),
+    "medium/same-basin-only-at-medium-density": (5, "8ba6c9fbf6a1"),
+    "medium/random-reinit-fails": (10, "a68f7ab3f756"),
+    "paper/stable-training-finds-tickets": (108, "2225a4fd10c2"),
+    "paper/warmup-helps-semistable": (36, "9cc0162e4586"),
+    "paper/instability-predicts-tickets": (324, "8cea7ce73d97"),
+    "paper/repellence-removes-tickets": (36, "3518f3a03d98"),
+    "paper/attraction-rescues-unstable": (27, "6abbeb394afa"),
+    "paper/repel-previous-only-biphasic": (9, "35415e3801c6"),
+    "paper/tickets-retrain-to-similar-regions": (27, "866f493240c0"),
+    "paper/weights-grow-away-from-zero": (27, "ee765bfc33fb"),
+    "paper/weight-decay-hurts-semistable": (18, "50ed770f0bd0"),
+    "paper/same-basin-only-at-medium-density": (9, "1de7af1bcdda"),
+    "paper/random-reinit-fails": (18, "ba8ac05cf0da"),
+}
+
+# The instability maps' runs (a store of them is being filled across sittings).
+MAP_RUNS = {"long": (100, "69e30b01da4d")}
+
+
+def _names(specs) -> tuple[int, str]:
+    hashes = sorted(s.hash() for s in specs)
+    return len(hashes), hashlib.sha256(",".join(hashes).encode()).hexdigest()[:12]
+
+
+def test_every_presets_run_keeps_its_name():
+    assert {name: spec.hash() for name, spec in PRESETS.items()} == PRESET_HASHES
+
+
+def test_every_claims_runs_keep_their_names():
+    found = {}
+    for scale in SCALES:
+        for claim_id, claim in CLAIMS.items():
+            setup = setup_for(claim_id, scale)
+            if setup is not None and not setup.not_run:
+                found[f"{scale}/{claim_id}"] = _names(claim.specs(setup))
+    assert found == CLAIM_RUNS
+
+
+def test_the_instability_maps_runs_keep_their_names():
+    found = {scale: _names([s for cell in cells for arm in cell.probe().arms().values() for s in arm])
+             for scale, cells in MAPS.items()}
+    assert found == MAP_RUNS
+
+
+# -- golden bits --------------------------------------------------------------------------
+GOLDEN_TORCH, GOLDEN_CPU = "2.14.1", "AVX512"
+_CONVNET = dict(model="resnet20", init="kaiming_normal", batch_size=128, lr=0.1, model_args=(("width", 2),))
+TRAINER_PATHS = {
+    "one-model convnet": ([tiny_spec(rounds=1, **_CONVNET)], "ad3637ce68e29b4b"),
+    "stacked MLP fp32": ([tiny_spec(rounds=1, init_seed=s, noise_seed=s) for s in (0, 1)], "b4068b1e29e308f7"),
+    "stacked MLP bf16": ([tiny_spec(rounds=1, init_seed=s, noise_seed=s, precision="bf16") for s in (0, 1)],
+                         "8f17ecfa087ea60f"),
+    "vmapped convnet": ([tiny_spec(rounds=1, init_seed=s, noise_seed=s, stacking="vmap", **_CONVNET) for s in (0, 1)],
+                        "5a421a4c00aebf1c"),
+}
+
+
+def _bits(runs) -> str:
+    h = hashlib.sha256()
+    for run in runs:
+        for r in run.rounds:
+            h.update(tensor_bytes(r.mask))
+            h.update(tensor_bytes(r.trained))
+    return h.hexdigest()[:16]
+
+
+@pytest.mark.skipif(torch.__version__.split("+")[0] != GOLDEN_TORCH
+                    or torch.backends.cpu.get_cpu_capability() != GOLDEN_CPU,
+                    reason=f"golden bits were taken with torch {GOLDEN_TORCH} on {GOLDEN_CPU} kernels")
+@pytest.mark.parametrize("path", TRAINER_PATHS)
+def test_each_trainer_path_trains_the_golden_bits(path, tmp_path):
+    specs, golden = TRAINER_PATHS[path]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a CPU's bits depend on the thread count (conftest sets 1 too)
+    try:
+        runs = run_experiments(specs, RunStore(tmp_path), data=load_digits())
+    finally:
+        torch.set_num_threads(threads)
+    assert _bits(runs) == golden, f"{path}: training changed its bits"
