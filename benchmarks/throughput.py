@@ -145,7 +145,6 @@ RESNET_SETTINGS = {  # name -> (members, TrainSpec settings); the plain loop is 
     "loop fp32 channels-last": (1, {"channels_last": True}),
     "loop bf16 channels-last": (1, {"precision": "bf16", "channels_last": True}),
     "vmap K=4 fp32": (4, {"stacking": "vmap"}),
-    "vmap K=4 bf16": (4, {"stacking": "vmap", "precision": "bf16"}),
 }
 
 

@@ -347,7 +347,9 @@ def _pytest_claims(args: argparse.Namespace, options: SessionOptions) -> int:
     if unknown:
         raise UsageError(f"unknown claim {unknown[0]!r}; see `replication claims` for the ids")
     selected = dataclasses.replace(options, scale=options.scale or "smoke")
-    argv = [str(claims_dir), *selected.pytest_args(), "-p", "no:cacheprovider", "-q", "-rs"]
+    # -p: the plugin by its module, for a tree that is only on PYTHONPATH (no entry point); installed, a no-op
+    argv = [str(claims_dir), "-p", "replication.pytest_plugin", *selected.pytest_args(), "-p", "no:cacheprovider",
+            "-q", "-rs"]
     if chosen:
         argv += ["-k", " or ".join(c.replace("-", "_") for c in chosen)]
     code = int(pytest.main(argv))
@@ -361,6 +363,9 @@ def _claims_dir() -> Path:
     import importlib.util
 
     spec = importlib.util.find_spec("replication.claims")
+    checkout = Path(__file__).resolve().parent.parent / "claims"  # a bare copy of the tree, on PYTHONPATH
+    if (spec is None or not spec.submodule_search_locations) and (checkout / "__init__.py").is_file():
+        return checkout
     if spec is None or not spec.submodule_search_locations:
         raise UsageError("the claim tests (replication.claims) are not installed; reinstall the package "
                          "(pip install replication, or pip install -e . in a checkout)")

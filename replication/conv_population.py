@@ -32,7 +32,8 @@ from .losses import StackedRepellence
 from .masks import prunable_names
 from .population import Member
 from .spec import TrainSpec
-from .training import TrainOutcome, autocast, lr_factor, make_optimizer, steps_per_epoch, tf32
+from .devices import tf32
+from .training import TrainOutcome, autocast, lr_factor, make_optimizer, steps_per_epoch
 
 STACKABLE = ("conv2", "conv4", "conv6", "resnet20", "vgg16")  # ResNet-50 trains one at a time
 
@@ -71,7 +72,7 @@ class StackedNet:
 def train_conv_population(template: nn.Module, members: list[Member], data: TensorData, spec: TrainSpec,
                           repel: float = 0.0) -> tuple[list[dict], list[TrainOutcome]]:
     """Train every member for spec.epochs; returns (state dicts, outcomes) in member order."""
-    with tf32(spec):
+    with tf32(spec.tf32):
         return _train(template, members, data, spec, repel)
 
 

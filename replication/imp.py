@@ -29,13 +29,14 @@ import torch
 
 from . import masks as M
 from .data import TensorData, load_dataset
+from .devices import on_host, to_device
 from .conv_population import can_vmap, train_conv_population
 from .evaluation import evaluate
 from .losses import RepellentLoss
 from .models import fresh_model
 from .population import Member, can_stack, train_population
 from .spec import ExperimentSpec, SpecError, derive_seed
-from .store import RoundRecord, Run, RunStore
+from .store import RoundRecord, Run, RunStore, StoreError
 from .training import train
 
 Progress = Callable[[ExperimentSpec, int, int, dict], None]
@@ -305,6 +306,8 @@ def _train_round(flights: list[_InFlight], index: int, data: TensorData, stack: 
     """Train this step's round of every experiment, stacked where possible; returns their records."""
     tic = time.perf_counter()
     device = data.x_train.device
+    for f in flights:
+        _check_same_device(f, device)
     jobs = []
     for f in flights:
         model = fresh_model(f.spec, data, 0)
@@ -332,7 +335,7 @@ def _train_round(flights: list[_InFlight], index: int, data: TensorData, stack: 
         model.to(device)
         # threads: on a CPU the bits depend on them (`replication verify` retrains with the same count)
         metrics = {**_metrics(len(f.history), mask, plan, model, outcome, data), "seconds": seconds,
-                   "threads": torch.get_num_threads()}
+                   "threads": torch.get_num_threads(), "device": device.type}
         if f.spec.copy_round is not None:
             metrics["source_round"] = index
         records.append(RoundRecord(len(f.history), {n: t.cpu() for n, t in mask.items()}, plan.start,
@@ -340,16 +343,26 @@ def _train_round(flights: list[_InFlight], index: int, data: TensorData, stack: 
     return records
 
 
+def _check_same_device(f: _InFlight, device: torch.device) -> None:
+    """A run's rounds are computed on one kind of device: the bits of a CPU and a GPU training differ, so a run
+    resumed elsewhere would be neither computation. Rounds stored before rounds recorded their device were CPU's."""
+    trained_on = {r.metrics.get("device", "cpu") for r in f.history}
+    if trained_on - {device.type}:
+        raise StoreError(f"run {f.spec.hash()} has rounds trained on {', '.join(sorted(trained_on))}; resuming it "
+                         f"on {device.type} would mix devices in one run: finish it with --device "
+                         f"{sorted(trained_on)[0]}, or give this device a store of its own (--store)")
+
+
 def _train_single(f: _InFlight, model, plan: _Round, mask, index: int, data: TensorData):
     device = data.x_train.device
     model.load_state_dict(plan.start)
     model.to(device)
-    mask = {n: t.to(device) for n, t in mask.items()}
-    extra = RepellentLoss(plan.optima, mask, f.spec.repel_lambda) if plan.optima else None
+    extra = RepellentLoss(plan.optima, mask, f.spec.repel_lambda, device) if plan.optima else None
+    mask = to_device(mask, device)
     capture = f.spec.prune.rewind_step if _captures_rewind(f, index) else None
     outcome = train(model, mask, data, f.spec.train, plan.noise_seed, extra, capture)
     if outcome.rewind_state is not None:
-        f.rewind = outcome.rewind_state
+        f.rewind = on_host(outcome.rewind_state)  # the later rounds' starts are planned on the host, with its masks
     return {k: v.detach().clone() for k, v in model.state_dict().items()}, outcome
 
 

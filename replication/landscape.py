@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .data import TensorData
+from .devices import tf32, to_device
 from .evaluation import EVAL_BATCH, evaluate
 
 LII_POINTS = 30
@@ -74,11 +75,13 @@ def error_path(model: nn.Module, w1, w2, data: TensorData, split: str = "test", 
         raise ValueError(f"unknown batch-norm handling {bn!r}; use 'recompute' or 'interpolate'")
     alphas = np.linspace(0.0, 1.0, points)
     x, y = (t[:examples] for t in data.split(split))
+    w1, w2 = to_device(w1, x.device), to_device(w2, x.device)  # interpolated where the model runs, copied once
     errors = []
     for alpha in alphas:
         model.load_state_dict(interpolate(w1, w2, float(alpha)))
         if bn == "recompute" and _has_batchnorm(model):
-            recompute_batchnorm(model, data.x_train[:examples])
+            with tf32(False):
+                recompute_batchnorm(model, data.x_train[:examples])
         errors.append(100.0 * (1.0 - evaluate(model, x, y)[1]))
     return ErrorPath(alphas, np.array(errors))
 

@@ -27,21 +27,25 @@ def flat_masked(weights: dict[str, torch.Tensor], mask: Mask) -> torch.Tensor:
 
 
 class RepellentLoss:
-    def __init__(self, optima: list[dict[str, torch.Tensor]], mask: Mask, strength: float):
+    """The loss of one network. Built on the host, where the store keeps the optima and the mask, and moved to
+    the network's device once; the surviving weights are gathered by a fixed index, since a boolean mask would
+    make every step wait on the host."""
+
+    def __init__(self, optima: list[dict[str, torch.Tensor]], mask: Mask, strength: float,
+                 device: torch.device | str = "cpu"):
         self.names = list(mask)
-        self.mask = mask
         self.strength = strength
-        keep = torch.cat([mask[n].flatten() for n in self.names]) > 0
-        self.keep = keep
-        vectors = [flat_masked(o, mask)[keep] for o in optima]
-        self.units = torch.stack([v / v.norm().clamp_min(1e-12) for v in vectors]) if vectors else None
+        keep = (torch.cat([mask[n].flatten() for n in self.names]) > 0).nonzero().squeeze(1)
+        vectors = [flat_masked(o, mask).index_select(0, keep) for o in optima]
+        self.keep = keep.to(device)
+        self.units = torch.stack([v / v.norm().clamp_min(1e-12) for v in vectors]).to(device) if vectors else None
 
     def __call__(self, model: nn.Module) -> torch.Tensor:
         params = dict(model.named_parameters())
         if self.units is None:
             return params[self.names[0]].new_zeros(())
-        theta = torch.cat([params[n].flatten() for n in self.names])[self.keep.to(params[self.names[0]].device)]
-        cos = (self.units.to(theta.device) @ theta) / theta.norm().clamp_min(1e-12)
+        theta = torch.cat([params[n].flatten() for n in self.names]).index_select(0, self.keep)
+        cos = (self.units @ theta) / theta.norm().clamp_min(1e-12)
         return self.strength * (cos ** 2).mean()
 
 

@@ -134,6 +134,12 @@ class TrainSpec:
                  f"unknown bf16_step {self.bf16_step!r}; use one of {', '.join(BF16_STEPS)}")
         _require(self.stacking in STACKINGS,
                  f"unknown stacking {self.stacking!r}; use one of {', '.join(STACKINGS)}")
+        # functorch's batch-norm rule builds its dummy weight in the input's dtype while the running statistics
+        # stay fp32, and CPU autocast does not reach the convolutions vmap calls: refused here rather than
+        # failing on a GPU only.
+        _require(self.stacking == "loop" or self.precision == "fp32",
+                 "precision='bf16' is an option of the one-model loop and the stacked LeNet; vmap stacking "
+                 "trains in fp32 (set stacking='loop' for bf16)")
         _require(self.stacking == "loop" or not (self.channels_last or self.compile),
                  "channels_last and compile are options of the one-model loop; vmap stacking takes neither")
         _require(self.augment_pad >= 0, f"augment_pad must be >= 0 pixels, got {self.augment_pad}")

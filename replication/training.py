@@ -8,7 +8,6 @@ diverged instead of reporting a meaningless accuracy.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -18,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import TensorData, augment, batch_indices
+from .devices import tf32
 from .masks import Mask, apply_mask
 from .spec import SpecError, TrainSpec
 
@@ -69,7 +69,7 @@ def train(model: nn.Module, mask: Mask, data: TensorData, spec: TrainSpec, noise
           extra_loss: ExtraLoss | None = None, capture_step: int | None = None,
           on_epoch: Callable[[int], None] | None = None) -> TrainOutcome:
     """Train `model` in place under `mask` (see _train), with the spec's TF32 setting."""
-    with tf32(spec):
+    with tf32(spec.tf32):
         return _train(model, mask, data, spec, noise_seed, extra_loss, capture_step, on_epoch)
 
 
@@ -141,17 +141,6 @@ def _task_loss(model: nn.Module, spec: TrainSpec, device: torch.device) -> Calla
         return F.cross_entropy(logits.float(), y)
 
     return torch.compile(loss) if spec.compile else loss
-
-
-@contextlib.contextmanager
-def tf32(spec: TrainSpec):
-    """torch's process-wide TF32 switches set as the spec says for the duration of a training, then restored."""
-    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = spec.tf32
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 def autocast(spec: TrainSpec, device: torch.device):
