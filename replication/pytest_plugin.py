@@ -20,14 +20,19 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+# Only what registers options and markers is imported here: this module loads in every pytest session of the
+# environment, so torch, scipy and the executors are imported when claim tests are collected, not before.
 from .options import OptionError, SessionOptions, add_flags
 from .registry import SCALES, Claim, setup_for
-from .report import NOT_RUN, ClaimResult, Evidence, merge_results, provenance, update_readme, write_report
-from .stats import ERROR, INCONCLUSIVE, REFUTED, SUPPORTED, Decision
+from .verdicts import ERROR, INCONCLUSIVE, NOT_RUN, REFUTED, SUPPORTED
+
+if TYPE_CHECKING:
+    from .report import ClaimResult, Evidence
+    from .stats import Decision
 
 RESULT_PROPERTY = "claim_result"
 
@@ -65,13 +70,20 @@ def pytest_configure(config: pytest.Config) -> None:
                        ("claim(id): the paper claim a test decides", None)]:
         config.addinivalue_line("markers", f"{name}: {text}" if text else name)
     options = SessionOptions.read(vars(config.option))
+    config.stash[OPTIONS] = options
+    config.pluginmanager.register(_Recorder(config, options), "replication-recorder")
+
+
+def _prepare(config: pytest.Config) -> None:
+    """Checks the options and builds the executor, once claim tests are collected (a session without them pays
+    for neither)."""
+    if EXECUTOR in config.stash:
+        return
     try:
-        options.check()
-        executor = options.make_executor(connect=True)
+        config.stash[OPTIONS].check()
+        config.stash[EXECUTOR] = config.stash[OPTIONS].make_executor(connect=True)
     except OptionError as err:
         raise pytest.UsageError(str(err)) from None
-    config.stash[OPTIONS], config.stash[EXECUTOR] = options, executor
-    config.pluginmanager.register(_Recorder(config, options), "replication-recorder")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -99,6 +111,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+    if any(_item_scale(item) for item in items):
+        _prepare(config)
     gpu = [item for item in items if "gpu" in item.keywords and _item_scale(item)]
     if options.allow_cpu or not gpu:
         return
@@ -199,6 +213,8 @@ class Conclude:
 
     def __call__(self, claim: Claim, decision: Decision | None, evidence: Evidence | None = None,
                  reference: str = "", reason: str = "") -> None:
+        from .report import Evidence
+
         evidence = (evidence or Evidence()) + Evidence(reference=reference)
         result = result_for(claim, self.scale, decision, time.perf_counter() - self.started, evidence, reason)
         self.item.user_properties.append((RESULT_PROPERTY, json.dumps(result.to_dict())))
@@ -232,6 +248,8 @@ def setup(request: pytest.FixtureRequest, lab, conclude: Conclude):
 
 def result_for(claim: Claim, scale: str, decision: Decision | None, wall: float,
                evidence: Evidence | None = None, reason: str = "") -> ClaimResult:
+    from .report import ClaimResult, Evidence
+
     setup = setup_for(claim.id, scale)
     declared = {"id": claim.id, "number": claim.number, "statement": claim.statement, "figure": claim.figure,
                 "comparison": claim.comparison, "parts": [dataclasses.asdict(p) for p in claim.parts]}
@@ -252,6 +270,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if call.when in ("setup", "call") and report.failed and marker is not None and scale and not recorded:
         from .lab import MissingRuns
         from .registry import CLAIMS
+        from .stats import Decision
 
         if call.excinfo.errisinstance(MissingRuns):
             report.outcome = "skipped"
@@ -314,6 +333,8 @@ class _Recorder:
             progress.close()
         if not self.results or self.options.no_report:
             return
+        from .report import merge_results, provenance, update_readme, write_report
+
         out = Path(self.options.report_dir)
         prov = provenance(time.perf_counter() - self.started, self.options.device)
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")

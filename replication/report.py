@@ -19,8 +19,8 @@ import numpy as np
 from . import __version__
 from .atomic import atomic_write_bytes, atomic_write_json
 from .stats import Decision
+from .verdicts import NOT_RUN  # re-exported
 
-NOT_RUN = "NOT RUN"
 RESULT_KEYS = ("claim", "scale", "verdict", "reason", "decision", "wall_seconds")
 
 

@@ -46,7 +46,8 @@ from typing import Any, Sequence
 import numpy as np
 from scipy import stats as sps
 
-SUPPORTED, REFUTED, INCONCLUSIVE, ERROR = "SUPPORTED", "REFUTED", "INCONCLUSIVE", "ERROR"
+from .verdicts import ERROR, INCONCLUSIVE, REFUTED, SUPPORTED  # re-exported: claims import them from here
+
 VERDICTS = (SUPPORTED, REFUTED, INCONCLUSIVE, ERROR)
 ALPHA = 0.05
 

@@ -93,3 +93,30 @@ def test_the_wheel_runs_a_claim_from_outside_the_checkout(tmp_path):
     assert any(f"**{verdict}**" in row for verdict in ("SUPPORTED", "REFUTED", "INCONCLUSIVE")), row
     assert (work / "again" / "smoke" / "results.json").is_file()
     assert _checkout_state() == before
+
+
+def test_every_module_the_package_imports_is_a_dependency_of_it():
+    """The installed package imports nothing it does not depend on: a module missing from `dependencies` (as
+    pytest once was, in the `test` extra only) breaks a fresh install, while the wheel test above borrows this
+    environment's packages and cannot see it. Ray is the one optional import (the `ray` extra): the executor
+    names the extra when it is missing."""
+    import ast
+    import importlib.metadata as md
+    import re
+
+    tomllib = pytest.importorskip("tomllib")
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {re.split(r"[<>=!~ \[;]", d, maxsplit=1)[0].lower() for d in declared["dependencies"]}
+    optional = {"ray"}
+    imported = set()
+    for path in [*(ROOT / "replication").glob("*.py"), *(ROOT / "claims").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = {m for m in imported if m not in sys.stdlib_module_names and m not in ("replication", "__future__")}
+    owners = md.packages_distributions()
+    missing = {m: owners.get(m) for m in third_party - optional
+               if not {d.lower() for d in owners.get(m, [m])} & runtime}
+    assert not missing, f"imported but not in pyproject's dependencies: {missing}"

@@ -371,3 +371,16 @@ def test_setup_fixture_gives_the_claims_experiment_or_reports_not_run(pytester, 
     result.assert_outcomes(passed=1, skipped=1, deselected=2 * OTHERS)
     verdicts = {r["claim"]: r["verdict"] for r in results(pytester, "small")}
     assert verdicts == {"random-reinit-fails": "SUPPORTED", "warmup-helps-semistable": "NOT RUN"}
+
+
+def test_the_plugin_costs_an_unrelated_session_no_heavy_import():
+    """Loaded in every pytest session of the environment, the plugin imports neither torch nor scipy nor the
+    executors until claim tests are collected (benchmarks/README.md has the session times)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, replication.pytest_plugin; "
+            "print(sorted(m for m in ('torch', 'scipy', 'numpy', 'replication.executors', 'replication.store') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
