@@ -114,9 +114,15 @@ def build_parser() -> argparse.ArgumentParser:
                                 "          replication run all --scale paper --device cuda --executor ray",
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("claim", nargs="+", help="claim ids (see `replication claims`), or 'all'")
+    run.add_argument("--dry-run", action="store_true",
+                     help="train nothing: print what the claims need and how long it would take (as `status`)")
     add_flags(run.add_argument, ("scale", "seeds", "report_dir") + COMMON + EXECUTION)
     status = sub.add_parser("status", help="what is stored, finished, partial or missing for a scale",
-                            epilog="example: replication status --scale smoke --store runs")
+                            epilog="examples: replication status --scale smoke --store runs\n"
+                                   "          replication status --scale paper --device cuda --claim random-reinit-fails",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    status.add_argument("--claim", action="append", default=[], metavar="ID",
+                        help="only this claim (repeatable), e.g. the core ones of a GPU budget")
     add_flags(status.add_argument, ("scale",) + COMMON)
     probe = sub.add_parser("probe", help="the stability probe: which batch sizes are unstable, semistable and "
                                          "stable at a scale (dense and early-round LII)",
@@ -125,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="rebuild the report from the run store, without training",
                             epilog="example: replication report --scale smoke --store runs")
     add_flags(report.add_argument, ("scale", "report_dir") + COMMON)
+    compare = sub.add_parser("compare", help="every claim's verdict at every scale with a committed report, side by "
+                                             "side (from the reports' results.json; nothing trains)",
+                             epilog="example: replication compare --reports reports --figure reports/verdicts.png")
+    compare.add_argument("--reports", default="reports", help="the folder of <scale>/results.json (default: reports)")
+    compare.add_argument("--figure", help="also draw the verdict matrix (claims × scales) to this PNG")
+    compare.add_argument("--update-readme", metavar="README",
+                         help="put the table and the figure's link between README's compare markers")
     verify = sub.add_parser("verify", help="retrain the first rounds of some stored runs with this code and compare "
                                            "the bits (exit 1 where they differ)",
                             epilog="examples: replication verify --store runs\n"
@@ -146,7 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         options = SessionOptions.read({**vars(args), "no_train": args.command == "report" or getattr(args, "no_train", False)})
         if args.command in ("imp", "run", "status", "report", "probe", "verify"):
-            options.check(store=args.command not in ("status", "verify"))
+            # status only estimates for --device: it needs the device named right, not present
+            estimate = args.command == "status" or getattr(args, "dry_run", False)
+            options.check(store=args.command not in ("status", "verify") and not estimate, device_present=not estimate)
+        if args.command == "compare":
+            return _compare(args)
         if args.command == "presets":
             return _presets(args.show)
         if args.command == "imp":
@@ -154,11 +171,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "claims":
             return _claims()
         if args.command == "status":
-            return _status(options)
+            return _status(options, args.claim)
         if args.command == "probe":
             return _probe(options)
         if args.command == "verify":
             return _verify(args, options)
+        if args.command == "run" and args.dry_run:
+            return _status(options, None if args.claim == ["all"] else args.claim)
         if args.command in ("run", "report"):
             return _pytest_claims(args, options)
     except Exception as err:
@@ -166,6 +185,26 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"replication: error: {err}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """Prints the scales side by side; with --figure draws the verdict matrix, with --update-readme puts both in."""
+    from . import compare
+
+    by_scale = compare.load(Path(args.reports))
+    if not by_scale:
+        raise UsageError(f"no <scale>/results.json under {args.reports}; pass --reports to the folder of the "
+                         f"committed reports (or where `replication run` wrote them)")
+    here = Path(args.update_readme).resolve().parent if args.update_readme else Path.cwd()  # links relative to it
+    block = compare.table(by_scale, os.path.relpath(Path(args.reports).resolve(), here))
+    if args.figure:
+        compare.figure(by_scale, Path(args.figure))
+        block = f"![Verdicts by claim and scale]({os.path.relpath(Path(args.figure).resolve(), here)})\n\n{block}"
+    if args.update_readme and not compare.update_readme(Path(args.update_readme), block):
+        raise UsageError(f"{args.update_readme} has no {compare.START} … {compare.END} markers to put the table "
+                         f"between; add them where it belongs")
+    print(block)
     return 0
 
 
@@ -198,10 +237,16 @@ def _claims() -> int:
     return 0
 
 
-def _status(options: SessionOptions) -> int:
+def _status(options: SessionOptions, claims: list[str] | None = None) -> int:
     """Per claim and for the whole scale: finished runs, rounds done, and the remaining cost estimated from the
-    stored round times of runs at the same batch size (a small batch's round costs several of a large one's)."""
+    stored round times of runs at the same batch size (a small batch's round costs several of a large one's),
+    or, where none is stored yet, from the declared cost model (replication/cost.py)."""
+    from .cost import sources
     from .registry import CLAIMS, SETUPS
+
+    unknown = [c for c in claims or [] if c not in CLAIMS]
+    if unknown:
+        raise UsageError(f"unknown claim {unknown[0]!r}; see `replication claims` for the ids")
     from .store import RunStore, StoreError
 
     store, scale = RunStore(options.store), options.scale or "smoke"
@@ -212,20 +257,26 @@ def _status(options: SessionOptions) -> int:
     print(f"store {store.root}, scale {scale} (runs: every arm of the claim, second trainings included)")
     every = []
     for claim_id, setup in SETUPS[scale].items():
+        if claims and claim_id not in claims:
+            continue
         if setup.not_run:
             print(f"{CLAIMS[claim_id].number:>2} {claim_id:36s} not run at this scale: {setup.not_run}")
             continue
         specs = CLAIMS[claim_id].specs(setup)
         every += specs
-        print(f"{CLAIMS[claim_id].number:>2} {claim_id:36s} {_progress(store, specs)}")
+        print(f"{CLAIMS[claim_id].number:>2} {claim_id:36s} {_progress(store, specs, options.device)}")
     if every:
-        print(f"   {'all claims (runs they share counted once)':36s} {_progress(store, list(dict.fromkeys(every)))}; "
-              f"the minutes are one process's: parallel workers (--executor ray) divide them")
+        every = list(dict.fromkeys(every))
+        print(f"   {'all claims (runs they share counted once)':36s} {_progress(store, every, options.device)}; "
+              f"the time is one process's: parallel workers (--executor ray) divide it")
+        for source in sorted(sources(every, options.device)):
+            print(f"   cost model on {options.device}: {source} (replication/cost.py)")
     return 0
 
 
-def _progress(store, specs: list) -> str:
-    """Finished, running and missing runs of `specs`, their rounds, and the minutes the missing rounds will take."""
+def _progress(store, specs: list, device: str = "cpu") -> str:
+    """Finished, running and missing runs of `specs`, their rounds, and the time the missing rounds will take."""
+    from .cost import round_seconds
     from .imp import n_rounds
 
     finished = sum(store.is_complete(s) for s in specs)
@@ -234,16 +285,25 @@ def _progress(store, specs: list) -> str:
     by_batch: dict[int, list[float]] = {}
     for spec, seconds in stored.items():
         by_batch.setdefault(spec.train.batch_size, []).extend(seconds)
-    everything = [t for seconds in by_batch.values() for t in seconds]
+    per_round = {b: sum(t) / len(t) for b, t in by_batch.items() if t}
     done, total = sum(map(len, stored.values())), sum(n_rounds(s) for s in specs)
-    cost = "unknown (nothing stored yet)"
-    if everything:
-        per_round = {b: sum(t) / len(t) for b, t in by_batch.items() if t}
-        fallback = sum(everything) / len(everything)
-        left = sum((n_rounds(s) - len(stored[s])) * per_round.get(s.train.batch_size, fallback) for s in specs)
-        cost = f"~{left / 60:.1f} min"
+    left, modelled, unknown = 0.0, False, False
+    for s in specs:  # a stored round time at the same batch size where there is one, else the cost model's
+        seconds = per_round.get(s.train.batch_size)
+        if seconds is None and (seconds := round_seconds(s, device)) is not None:
+            modelled = True
+        if seconds is None:
+            unknown = unknown or len(stored[s]) < n_rounds(s)
+            continue
+        left += (n_rounds(s) - len(stored[s])) * seconds
+    how = " (cost model)" if modelled else ""
+    cost = "unknown (no stored rounds, no declared rate)" if unknown else f"~{_duration(left)}{how}"
     return (f"runs {finished}/{len(specs)} finished, {running} running, {len(specs) - finished - running} missing or "
             f"partial; rounds {done}/{total}, remaining {cost}")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 def _probe(options: SessionOptions) -> int:

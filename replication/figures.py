@@ -117,6 +117,25 @@ def plot_lii_by_steps(lines: dict[str, tuple[list[int], list[list[float]]]], pat
     _save(fig, path)
 
 
+def plot_verdict_matrix(cells: list[list[tuple[str, str]]], rows: list[str], columns: list[str], path: Path) -> None:
+    """A grid of coloured cells with a text in each: cells[row][column] = (colour, text)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(1.7 * len(columns) + 3.2, 0.42 * len(rows) + 1.2))
+    for i, row in enumerate(cells):
+        for j, (colour, text) in enumerate(row):
+            ax.add_patch(plt.Rectangle((j, i), 1, 1, color=colour, ec="white", lw=2))
+            ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=6.5)
+    ax.set_xlim(0, len(columns))
+    ax.set_ylim(len(rows), 0)
+    ax.set_xticks([j + 0.5 for j in range(len(columns))], columns, fontsize=8)
+    ax.set_yticks([i + 0.5 for i in range(len(rows))], rows, fontsize=7.5)
+    ax.tick_params(length=0)
+    ax.xaxis.tick_top()
+    for side in ax.spines.values():
+        side.set_visible(False)
+    _save(fig, path)
+
+
 def _save(fig, path: Path) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")

@@ -59,8 +59,6 @@ class SessionOptions:
                                    "vmap a member's last bits depend on its company, so keep it fixed", kind=int)
     allow_cpu: bool = _flag("run gpu-marked (paper-scale) claims on the CPU anyway: slow, for dry runs",
                             kind=bool, default=False)
-    update_readme: bool = _flag("also copy the smoke summary table into README.md (a maintainer's step)",
-                                kind=bool, default=False)
 
     # -- building ------------------------------------------------------------------------
     @classmethod
@@ -90,12 +88,13 @@ class SessionOptions:
         return args
 
     # -- checking --------------------------------------------------------------------------
-    def check(self, store: bool = True) -> None:
+    def check(self, store: bool = True, device_present: bool = True) -> None:
         """Every option that can be wrong before work starts, as one OptionError line; creates nothing.
-        store=False: the command only reads the store, if there is one (`replication status`)."""
+        store=False: the command only reads the store, if there is one (`replication status`); device_present=
+        False: the device is only named, not used (an estimate for a GPU made on a laptop)."""
         if self.seeds is not None and self.seeds < 2:
             raise OptionError(f"--seeds must be at least 2 (the seed is the statistical unit), got {self.seeds}")
-        check_device(self.device)
+        check_device(self.device, present=device_present)
         if self.data_dir and not Path(self.data_dir).expanduser().is_dir():
             raise OptionError(f"--data-dir {self.data_dir} does not exist; pass --data-dir (or set "
                               f"$REPLICATION_DATA) to the folder that holds the datasets")
@@ -143,7 +142,7 @@ def add_flags(add: Callable[..., Any], names: Iterable[str] | None = None) -> No
             add(flag(name), type=meta["kind"], choices=meta["choices"], default=None, help=meta["help"])
 
 
-def check_device(device: str) -> str:
+def check_device(device: str, present: bool = True) -> str:
     if device == "cpu":  # the default answers without importing torch (the plugin checks in every pytest session)
         return device
     import torch
@@ -154,6 +153,6 @@ def check_device(device: str) -> str:
         kind = None
     if kind not in ("cpu", "cuda"):
         raise OptionError(f"unknown --device {device!r}; use {DEVICES}")
-    if kind == "cuda" and not torch.cuda.is_available():
+    if kind == "cuda" and present and not torch.cuda.is_available():
         raise OptionError("--device cuda asked for, but no CUDA GPU is available; use --device cpu")
     return device

@@ -333,7 +333,7 @@ class _Recorder:
             progress.close()
         if not self.results or self.options.no_report:
             return
-        from .report import merge_results, provenance, update_readme, write_report
+        from .report import merge_results, provenance, write_report
 
         out = Path(self.options.report_dir)
         prov = provenance(time.perf_counter() - self.started, self.options.device)
@@ -343,7 +343,5 @@ class _Recorder:
             merged = merge_results(out, scale, [{**r, "decided": decided} for r in self.results if r["scale"] == scale])
             runs = {"runs": self.config.stash[SESSION].run_counts(scale)} if SESSION in self.config.stash else {}
             path = write_report(merged, scale, out, {**prov, **runs})
-            if self.options.update_readme and scale == "smoke":
-                update_readme(Path(self.config.rootpath) / "README.md", merged, scale)
             if reporter is not None:
                 reporter.write_line(f"replication report: {path}")

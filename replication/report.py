@@ -153,7 +153,7 @@ def _archived_commit() -> str | None:
     return f"{text} (git archive)" if text and not text.startswith("$Format") else None
 
 
-def _fmt(v: Any, digits: int = 3) -> str:
+def fmt_number(v: Any, digits: int = 3) -> str:
     if v is None or (isinstance(v, float) and v != v):
         return "–"
     if isinstance(v, float):
@@ -165,12 +165,12 @@ def summary_table(results: list[dict[str, Any]]) -> str:
     rows = []
     for r in sorted(results, key=lambda r: r["number"]):
         d = r.get("decision") or {}
-        interval = "–" if d.get("ci_low") is None else f"[{_fmt(d['ci_low'])}, {_fmt(d['ci_high'])}]"
+        interval = "–" if d.get("ci_low") is None else f"[{fmt_number(d['ci_low'])}, {fmt_number(d['ci_high'])}]"
         level = d.get("confidence", 0.95)
         if d.get("ci_low") is not None and level != 0.95:  # the parts of a claim of more than two
             interval += f" ({100 * level:.3g}%)"
         rows.append([r["number"], f"`{r['claim']}`", r["statement"], f"**{r['verdict']}**",
-                     f"{_fmt(d.get('effect'))} {interval}", _fmt(d.get("p_value")), d.get("n_seeds") or "–",
+                     f"{fmt_number(d.get('effect'))} {interval}", fmt_number(d.get("p_value")), d.get("n_seeds") or "–",
                      f"{r.get('wall_seconds', 0):.0f}"])
     return markdown_table(["#", "claim", "statement", "verdict", "effect [95% CI]", "p", "seeds", "wall s"], rows)
 
@@ -188,7 +188,7 @@ def render(results: list[dict[str, Any]], scale: str, prov: dict[str, Any]) -> s
              "including the runs it was the first to ask for: shared runs are computed once, so it depends on the "
              "order the claims ran in.", "",
              "## Provenance", "",
-             *(f"- {k}: {_fmt(v) if k != 'total_seconds' else (f'{v:.0f} s' if v else '–')}" for k, v in prov.items()),
+             *(f"- {k}: {fmt_number(v) if k != 'total_seconds' else (f'{v:.0f} s' if v else '–')}" for k, v in prov.items()),
              ""]
     for r in sorted(results, key=lambda r: r["number"]):
         lines += _section(r)
@@ -204,7 +204,7 @@ def _section(r: dict[str, Any]) -> list[str]:
         return out + [f"Not run at this scale: {r['reason']}", ""]
     declared = [p for p in r.get("parts", []) if "rule" in p]  # results.json written before 0.2: its own margin
     declared = declared or [{"margin": r.get("margin"), "unit": r.get("unit", "")}]
-    margins = "; ".join(f"{_fmt(p['margin'])} {p['unit']}" for p in declared)
+    margins = "; ".join(f"{fmt_number(p['margin'])} {p['unit']}" for p in declared)
     out += [f"**Comparison:** {r['comparison']}. Smallest effect of interest: {margins}.", ""]
     if r.get("configuration"):
         out += [f"**Configuration:** {r['configuration']}", ""]
@@ -223,16 +223,16 @@ def _section(r: dict[str, Any]) -> list[str]:
         if not p:
             continue
         interval = "" if p.get("ci_low") is None else (f", {100 * p.get('confidence', 0.95):.3g}% CI "
-                                                      f"[{_fmt(p['ci_low'])}, {_fmt(p['ci_high'])}]")
+                                                      f"[{fmt_number(p['ci_low'])}, {fmt_number(p['ci_high'])}]")
         extra = ""
         if p.get("standardized") is not None:
-            extra += f", d_z {_fmt(p['standardized'])}"
+            extra += f", d_z {fmt_number(p['standardized'])}"
         if p.get("fraction_positive") is not None:
-            extra += f", seeds in favour {_fmt(p['fraction_positive'])}"
+            extra += f", seeds in favour {fmt_number(p['fraction_positive'])}"
         if p.get("permutation_p") is not None:
-            extra += f", sign-flip p {_fmt(p['permutation_p'])}"
-        out.append(f"- {p.get('test', '')}: {p.get('verdict', '')} — effect {_fmt(p.get('effect'))}{interval}, "
-                   f"p {_fmt(p.get('p_value'))}, n={p.get('n_seeds')}{extra}. {p.get('reason', '')}")
+            extra += f", sign-flip p {fmt_number(p['permutation_p'])}"
+        out.append(f"- {p.get('test', '')}: {p.get('verdict', '')} — effect {fmt_number(p.get('effect'))}{interval}, "
+                   f"p {fmt_number(p.get('p_value'))}, n={p.get('n_seeds')}{extra}. {p.get('reason', '')}")
     out += ["", f"**Verdict: {r['verdict']}.** {r['reason']}", ""]
     if r.get("known_refuted"):
         out += [f"**Known not to replicate at this scale** (a strict expected failure in the test suite): "
@@ -267,21 +267,6 @@ def merge_results(out_dir: Path, scale: str, new: list[dict[str, Any]]) -> list[
     merged = {r["claim"]: r for r in old if r.get("scale") == scale}
     merged.update({r["claim"]: r for r in new})
     return list(merged.values())
-
-
-README_START, README_END = "<!-- smoke-summary:start -->", "<!-- smoke-summary:end -->"
-
-
-def update_readme(readme: Path, results: list[dict[str, Any]], scale: str) -> bool:
-    """Put the summary table between the README's markers; False if the markers are absent."""
-    text = Path(readme).read_text()
-    if README_START not in text or README_END not in text:
-        return False
-    head, rest = text.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    block = f"{README_START}\n{summary_table(results)}\n\nFull report: [reports/{scale}/REPORT.md](reports/{scale}/REPORT.md)\n{README_END}"
-    atomic_write_bytes(Path(readme), (head + block + tail).encode())
-    return True
 
 
 # -- the instability map's page (reports/<scale>/PROBE.md) ---------------------------------

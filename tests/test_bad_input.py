@@ -49,7 +49,7 @@ CLI = [
     (["run", "no-such-claim"], "unknown claim 'no-such-claim'; see `replication claims`"),
     (["run", "all", "--scale", "paper"], "the paper scale runs on the GPU: pass --device cuda"),
     (["run", "all", "--scale", "huge"], "invalid choice: 'huge'"),
-    (["status", "--scale", "smoke", "--device", "cuda:0"], "no CUDA GPU"),
+    (["probe", "--scale", "smoke", "--device", "cuda:0"], "no CUDA GPU"),  # status only estimates for it
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["imp", "--preset", "lenet-digits", "--executor", "dask"], "invalid choice: 'dask'"),
     (["run", "all", "--ray-address", "10.0.0.1:6379"], "--ray-address needs --executor ray"),

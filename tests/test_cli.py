@@ -126,7 +126,7 @@ def test_status_counts_finished_running_and_missing_runs(env, capsys, monkeypatc
         assert main(["status", "--scale", "smoke", "--store", str(env)]) == 0
     out = capsys.readouterr().out
     assert "runs 1/4 finished, 1 running, 2 missing or partial; rounds 2/8, remaining ~" in out
-    total = out.splitlines()[-1]  # the scale's line: every claim's runs, the shared ones once
+    total = next(line for line in out.splitlines() if "all claims" in line)  # every claim's runs, shared ones once
     assert "all claims" in total and "runs 1/4 finished" in total and "parallel workers" in total
 
 

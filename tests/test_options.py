@@ -17,7 +17,9 @@ from replication.pytest_plugin import pytest_addoption
 FIELDS = {flag(f.name): f for f in dataclasses.fields(SessionOptions)}
 CLI_ONLY = {"--preset", "--rounds", "--seed", "--control", "--batch-size", "--lr", "--epochs", "--warmup-epochs",
             "--prune-fraction", "--set", "--show", "--help",  # imp's experiment settings, presets --show
-            "--runs", "--run", "--threads", "--sample-seed"}  # which stored runs verify retrains, and how
+            "--runs", "--run", "--threads", "--sample-seed",  # which stored runs verify retrains, and how
+            "--dry-run", "--claim",  # run's estimate instead of training, status's choice of claims
+            "--reports", "--figure", "--update-readme"}  # what compare reads and writes
 
 
 def _pytest_flags() -> dict[str, str]:

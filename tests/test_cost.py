@@ -1,0 +1,52 @@
+"""The cost model (replication/cost.py) against hand-computed cases, and the estimates `status` and
+`run --dry-run` give before anything is stored."""
+
+from __future__ import annotations
+
+import pytest
+
+from replication import cost
+from replication.cli import main
+from replication.data import REDUCED, load_digits
+from replication.presets import preset
+
+
+def test_a_round_costs_its_steps_and_its_images():
+    # 2 epochs × (512 steps × 4.6 ms + 8,192 images × 0.446 ms)
+    spec = preset("resnet20-fashion-mnist-sgd", batch_size=16)
+    assert cost.round_seconds(spec) == pytest.approx(2 * (512 * 4.6e-3 + 8192 * 446e-6))
+    # a large batch pays the per-step cost 16 times less often
+    large = preset("resnet20-fashion-mnist-sgd", batch_size=256)
+    assert cost.round_seconds(large) == pytest.approx(2 * (32 * 4.6e-3 + 8192 * 446e-6))
+
+
+def test_a_preset_without_a_rate_on_a_device_has_no_estimate():
+    assert cost.round_seconds(preset("resnet20-cifar10"), "cpu") is None
+    assert cost.round_seconds(preset("resnet20-cifar10"), "cuda:0") is not None
+    assert cost.sources([preset("resnet20-cifar10")], "cuda") == {cost.RATES[("resnet20", "cifar10", "sgd", "cuda")].source}
+    assert all(r.source.startswith("assumed") for k, r in cost.RATES.items() if k[3] == "cuda")
+
+
+def test_the_image_counts_are_the_datasets():
+    assert cost.TRAIN_IMAGES["digits"] == load_digits().n_train
+    assert cost.TRAIN_IMAGES["fashion-mnist-8k-14px"] == REDUCED["fashion-mnist-8k-14px"].train_examples
+
+
+def test_status_estimates_before_the_first_run(tmp_path, capsys):
+    store = str(tmp_path / "empty")
+    assert main(["status", "--scale", "smoke", "--store", store, "--claim", "random-reinit-fails"]) == 0
+    out = capsys.readouterr().out
+    assert "rounds 0/336, remaining ~" in out and "(cost model)" in out and "measured on the 2-core" in out
+    # a GPU estimate needs no GPU, and says its rates are assumed
+    assert main(["status", "--scale", "paper", "--device", "cuda", "--store", store,
+                 "--claim", "random-reinit-fails"]) == 0
+    assert "assumed, not measured" in capsys.readouterr().out
+    assert main(["status", "--scale", "smoke", "--store", store, "--claim", "no-such-claim"]) == 2
+    assert "unknown claim 'no-such-claim'" in capsys.readouterr().err
+
+
+def test_run_dry_run_trains_nothing(tmp_path, capsys):
+    store = tmp_path / "runs"
+    assert main(["run", "random-reinit-fails", "--scale", "smoke", "--dry-run", "--store", str(store)]) == 0
+    assert "remaining ~" in capsys.readouterr().out
+    assert not store.exists()
