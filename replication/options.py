@@ -55,7 +55,7 @@ class SessionOptions:
     gpus_per_task: float | None = _flag("GPUs each Ray task asks for (default: 1 with --device cuda, else 0)",
                                         kind=float)
     population: int | None = _flag("most convnets trained as one vmapped population (TrainSpec.stacking='vmap'); "
-                                   "default: all that train alike. On a GPU, gpu_check.sh prints what fits. With "
+                                   "default: all that train alike. On a GPU, benchmarks/gpu_session.sh prints what fits. With "
                                    "vmap a member's last bits depend on its company, so keep it fixed", kind=int)
     allow_cpu: bool = _flag("run gpu-marked (paper-scale) claims on the CPU anyway: slow, for dry runs",
                             kind=bool, default=False)

@@ -26,14 +26,18 @@ def digits():
 
 
 # Tests that take `device` run on the CPU, and on CUDA where a GPU is present (`pytest -m cuda` runs those
-# alone: benchmarks/gpu_check.sh does).
+# alone: benchmarks/gpu_session.sh does).
 DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.cuda, pytest.mark.skipif(
     not torch.cuda.is_available(), reason="no CUDA device here")])]
 
 
 @pytest.fixture(params=DEVICES)
 def device(request):
-    return torch.device(request.param)
+    """The device a test runs on; on CUDA with TF32 off, so that fp32 there means fp32 (cuDNN's default is on)."""
+    from replication.devices import tf32
+
+    with tf32(False):
+        yield torch.device(request.param)
 
 
 def tiny_train(**overrides) -> TrainSpec:

@@ -45,19 +45,41 @@ def test_the_medium_scales_resnet_runs_at_its_small_batch(bench):
 
 
 @pytest.mark.slow
-def test_the_gpu_check_runs_end_to_end_as_a_dry_run_on_the_cpu(tmp_path):
-    """benchmarks/gpu_check.sh --dry-run: tiny shapes on the CPU, every setting, the output copied to $OUT."""
+def test_the_gpu_session_runs_end_to_end_as_a_dry_run_on_the_cpu(tmp_path):
+    """benchmarks/gpu_session.sh --dry-run: tiny shapes on the CPU, every part, each line in $OUT as printed."""
+    import json
     import os
-    import re
     import subprocess
     import sys
 
     root = PATH.parents[1]
     env = {**os.environ, "OUT": str(tmp_path), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    done = subprocess.run(["bash", str(root / "benchmarks" / "gpu_check.sh"), "--dry-run"], env=env,
+    done = subprocess.run(["bash", str(root / "benchmarks" / "gpu_session.sh"), "--dry-run"], env=env,
                           capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     lines = done.stdout.strip().splitlines()
-    assert re.fullmatch(r"resnet20_trainings_per_gpu_hour=\d+", lines[-1]), lines[-1]
-    settings = [line for line in lines if line.startswith("  ") and "ex/s per model" in line]
-    assert len(settings) == 16 and (tmp_path / "gpu_check.json").is_file()  # 2 batches × 2 precisions × 4
+    assert lines[-1].startswith("gpu_session: ") and lines[-1].endswith("failed, real run ok, stacked ok"), lines[-1]
+    assert " 0 failed" in lines[-1]
+    assert (tmp_path / "gpu_session.log").read_text().splitlines() == lines
+    records = [json.loads(line) for line in (tmp_path / "gpu_session.jsonl").read_text().splitlines()]
+    engines = {r["engine"] for r in records if "engine" in r}
+    assert {"loop fp32", "loop fp32 tf32", "loop bf16 channels-last", "vmap K=1 fp32", "vmap K=4 fp32"} <= engines
+    assert {r["measure"] for r in records if "measure" in r} == {"evaluate", "recompute_batchnorm"}
+    assert (tmp_path / "reports" / "smoke" / "results.json").is_file()
+
+
+def test_a_failing_configuration_is_one_line_and_the_session_goes_on(capsys):
+    sys_path = str(PATH.parent)
+    import sys
+
+    sys.path.insert(0, sys_path)
+    try:
+        import gpu_session
+    finally:
+        sys.path.remove(sys_path)
+    s = gpu_session.Session(None, budget_s=60)
+    assert s.guarded("broken", lambda: 1 / 0) is None and s.guarded("fine", lambda: 2.0) == 2.0
+    assert (s.measured, s.failed) == (1, 1)
+    assert "broken: FAILED ZeroDivisionError: division by zero" in capsys.readouterr().out
+    spent = gpu_session.Session(None, budget_s=-1)
+    assert spent.guarded("late", lambda: 1.0) is None and "late: skipped (budget spent)" in capsys.readouterr().out
