@@ -44,6 +44,11 @@ RATES: dict[tuple[str, str, str, str], Rate] = {
 }
 
 
+# Members sharing one vmapped step on a GPU, assumed until benchmarks/gpu_session.sh measures the largest that fits
+# (a paper-scale batch size has 9 seeds of IMP, its reinitialization and its second trainings: 18 or more).
+ASSUMED_POPULATION = 16
+
+
 def rate(spec: ExperimentSpec, device: str) -> Rate | None:
     t = spec.train
     return RATES.get((t.model, t.dataset, t.optimizer, device.split(":")[0]))
@@ -55,7 +60,10 @@ def round_seconds(spec: ExperimentSpec, device: str = "cpu") -> float | None:
     if r is None or images is None:
         return None
     steps = math.ceil(images / spec.train.batch_size)
-    return spec.train.epochs * (steps * r.per_step + images * r.per_image)
+    per_step = r.per_step
+    if spec.train.stacking == "vmap" and device.startswith("cuda"):
+        per_step /= ASSUMED_POPULATION  # the launches are shared by the population's members
+    return spec.train.epochs * (steps * per_step + images * r.per_image)
 
 
 def sources(specs: list[ExperimentSpec], device: str) -> set[str]:
