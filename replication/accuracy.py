@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from .registry import training_bar
 from .store import Run
 
 
@@ -79,13 +80,6 @@ def ticket_minus_dense(tickets: list[Run], max_density: float) -> np.ndarray:
     """Per seed: the ticket's mean test accuracy over the rounds at or below max_density minus its own dense
     network's (points). A winning ticket, in the paper's sense, retrains to the dense accuracy: this is ≥ 0."""
     return low_density_accuracy(tickets, max_density) - dense_accuracy(tickets)
-
-
-def training_bar(reference, classes: int, floor: float):
-    """The test accuracy (%) a network must reach to count as trained: chance plus `floor` (registry.TRAINS_FLOOR)
-    of the reference accuracy's gain over chance."""
-    chance = 100.0 / classes
-    return chance + floor * (reference - chance)
 
 
 def failed_to_train(runs: list[Run], tickets: list[Run], max_density: float, classes: int,

@@ -277,7 +277,6 @@ def _status(options: SessionOptions, claims: list[str] | None = None) -> int:
 def _progress(store, specs: list, device: str = "cpu") -> str:
     """Finished, running and missing runs of `specs`, their rounds, and the time the missing rounds will take."""
     from .cost import round_seconds
-    from .imp import n_rounds
 
     finished = sum(store.is_complete(s) for s in specs)
     running = sum(not store.is_complete(s) and store.is_running(s) for s in specs)
@@ -286,16 +285,16 @@ def _progress(store, specs: list, device: str = "cpu") -> str:
     for spec, seconds in stored.items():
         by_batch.setdefault(spec.train.batch_size, []).extend(seconds)
     per_round = {b: sum(t) / len(t) for b, t in by_batch.items() if t}
-    done, total = sum(map(len, stored.values())), sum(n_rounds(s) for s in specs)
+    done, total = sum(map(len, stored.values())), sum(s.n_rounds for s in specs)
     left, modelled, unknown = 0.0, False, False
     for s in specs:  # a stored round time at the same batch size where there is one, else the cost model's
         seconds = per_round.get(s.train.batch_size)
         if seconds is None and (seconds := round_seconds(s, device)) is not None:
             modelled = True
         if seconds is None:
-            unknown = unknown or len(stored[s]) < n_rounds(s)
+            unknown = unknown or len(stored[s]) < s.n_rounds
             continue
-        left += (n_rounds(s) - len(stored[s])) * seconds
+        left += (s.n_rounds - len(stored[s])) * seconds
     how = " (cost model)" if modelled else ""
     cost = "unknown (no stored rounds, no declared rate)" if unknown else f"~{_duration(left)}{how}"
     return (f"runs {finished}/{len(specs)} finished, {running} running, {len(specs) - finished - running} missing or "

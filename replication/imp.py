@@ -52,8 +52,8 @@ def copy_noise_seed(spec: ExperimentSpec, index: int) -> int:
 
 
 def n_rounds(spec: ExperimentSpec) -> int:
-    """Rounds the run stores: the dense round plus one per pruning event, or the one round a copy repeats."""
-    return 1 if spec.copy_round is not None else spec.prune.rounds + 1
+    """ExperimentSpec.n_rounds (kept for callers of the function)."""
+    return spec.n_rounds
 
 
 @dataclass

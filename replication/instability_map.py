@@ -36,8 +36,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .accuracy import training_bar
-from .registry import TRAINS_FLOOR, Probe
+from .registry import TRAINS_FLOOR, Probe, training_bar
 
 PRESET = "resnet20-fashion-mnist-sgd"
 TRAIN_IMAGES = 8192  # data.REDUCED["fashion-mnist-8k-14px"]

@@ -19,7 +19,7 @@ from torch import nn
 from .masks import Mask
 
 if TYPE_CHECKING:
-    from .population import Member
+    from .training import Member
 
 
 def flat_masked(weights: dict[str, torch.Tensor], mask: Mask) -> torch.Tensor:

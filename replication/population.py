@@ -18,7 +18,6 @@ the CPU: a hand-written backward and the compiled masked step).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -28,20 +27,13 @@ from .data import TensorData, epoch_order
 from .losses import StackedRepellence
 from .masks import Mask
 from .spec import SpecError, TrainSpec
-from .training import ADAM_BETAS, ADAM_EPS, TrainOutcome, lr_factor, make_optimizer, steps_per_epoch
+from .training import (  # noqa: F401 (Member is re-exported: it was defined here)
+    ADAM_BETAS, ADAM_EPS, Member, TrainOutcome, lr_factor, make_optimizer, steps_per_epoch)
 
 
 def can_stack(model_name: str, spec: TrainSpec) -> bool:
     """Stacking covers the LeNet MLPs; convnets fall back to one-at-a-time training."""
     return model_name == "lenet" and not spec.augment
-
-
-@dataclass
-class Member:
-    start: dict[str, torch.Tensor]  # a LeNet state dict (hidden.i.weight/bias, output.weight/bias)
-    mask: Mask
-    noise_seed: int
-    optima: list[dict[str, torch.Tensor]] = field(default_factory=list)  # previous optima, for repellence
 
 
 def _layer_names(state: dict[str, torch.Tensor]) -> list[str]:

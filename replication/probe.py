@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .accuracy import dense_accuracy, mean_over_rounds, training_bar
-from .registry import TRAINS_FLOOR, Probe
+from .accuracy import dense_accuracy, mean_over_rounds
+from .registry import TRAINS_FLOOR, Probe, training_bar
 from .report import markdown_table
 
 STABLE_CUT = 2.0  # points of test error

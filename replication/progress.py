@@ -40,9 +40,8 @@ class RoundPrinter:
     @classmethod
     def over(cls, store, specs: list[ExperimentSpec], terminal: TextIO | None = None) -> "RoundPrinter":
         """A bar over every round of `specs`, starting at the rounds the store already holds."""
-        from .imp import n_rounds
 
-        return cls(total=sum(map(n_rounds, specs)), done=stored_rounds(store, specs), terminal=terminal)
+        return cls(total=sum(s.n_rounds for s in specs), done=stored_rounds(store, specs), terminal=terminal)
 
     def stage(self, text: str) -> None:
         """What the rounds that follow are for (a claim): the bar's label."""

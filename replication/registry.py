@@ -28,6 +28,13 @@ ANGULAR, LOG_THRESHOLD, RANK = "angular distance", "log threshold ratio", "Spear
 TRAINS_FLOOR = 0.5
 
 
+def training_bar(reference, classes: int, floor: float = TRAINS_FLOOR):
+    """The test accuracy (%) a network must reach to count as trained: chance plus `floor` of the reference
+    accuracy's gain over chance."""
+    chance = 100.0 / classes
+    return chance + floor * (reference - chance)
+
+
 @dataclass(frozen=True)
 class Part:
     """One comparison of a claim: its test (stats.beats / exceeds_zero for superiority, stats.noninferior for

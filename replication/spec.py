@@ -218,6 +218,11 @@ class ExperimentSpec:
         text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    @property
+    def n_rounds(self) -> int:
+        """Rounds the run stores: the dense round plus one per pruning event, or the one round a copy repeats."""
+        return 1 if self.copy_round is not None else self.prune.rounds + 1
+
     def imp_parent(self) -> "ExperimentSpec":
         """The IMP run whose masks a control (or a second training) reuses."""
         return dataclasses.replace(self, control="imp", copy_round=None)

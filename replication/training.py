@@ -9,7 +9,7 @@ diverged instead of reporting a meaningless accuracy.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
@@ -22,6 +22,16 @@ from .masks import Mask, apply_mask
 from .spec import SpecError, TrainSpec
 
 ExtraLoss = Callable[[nn.Module], torch.Tensor]
+
+
+@dataclass
+class Member:
+    """One network of a population (population.py, conv_population.py): what it trains from."""
+
+    start: dict[str, torch.Tensor]  # its state dict
+    mask: Mask
+    noise_seed: int
+    optima: list[dict[str, torch.Tensor]] = field(default_factory=list)  # previous optima, for repellence
 
 
 def lr_factor(step: int, spec: TrainSpec, steps_per_epoch: int) -> float:

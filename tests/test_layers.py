@@ -1,0 +1,92 @@
+"""The layer contract: data flows one way (spec -> runs -> measures -> statistics -> report), so each module of the
+package imports only from its own layer or the ones below it, and no two modules import each other, even
+inside a function or under TYPE_CHECKING. A new module must be placed in a layer here."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "replication"
+
+# Lowest first. "base" holds what every layer above needs to name a network and its data (a measure evaluates
+# networks too); "engine" is what trains them. A measure never imports the engine; the engine never the report.
+LAYERS = {
+    "spec": ["atomic", "verdicts", "spec", "presets", "registry", "instability_map", "cost"],
+    "base": ["devices", "data", "models", "masks", "evaluation", "store"],
+    "engine": ["kernels", "losses", "training", "population", "conv_population", "imp"],
+    "measures": ["accuracy", "similarity", "magnitudes", "landscape", "stability"],
+    "statistics": ["stats"],
+    "report": ["figures", "report", "compare", "evidence"],
+    "orchestration": ["executors", "progress", "verify", "lab", "probe"],
+    "interfaces": ["options", "cli", "pytest_plugin", "__init__"],
+}
+RANK = {module: rank for rank, modules in enumerate(LAYERS.values()) for module in modules}
+# Below them in the order, and still not theirs to import: an analysis never trains, nor does what reports it.
+FORBIDDEN = {("measures", "engine"), ("statistics", "engine"), ("report", "engine")}
+
+
+def imports_of(source: str) -> set[str]:
+    """The package's modules a source imports, wherever the import statement stands."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("replication."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("replication.")}
+    return found - {"__version__"}
+
+
+def graph(sources: dict[str, str]) -> dict[str, set[str]]:
+    return {module: imports_of(text) - {module} for module, text in sources.items()}
+
+
+def violations(edges: dict[str, set[str]]) -> list[str]:
+    """Upward and forbidden imports, and cycles (as pairs that reach each other)."""
+    out = [f"{a} ({_layer(a)}) imports {b} ({_layer(b)})" for a, bs in edges.items() for b in sorted(bs)
+           if RANK.get(b, -1) > RANK.get(a, -1) or (_layer(a), _layer(b)) in FORBIDDEN]
+    reach = {a: _reachable(edges, a) for a in edges}
+    out += [f"{a} and {b} import each other" for a in sorted(edges) for b in sorted(reach[a]) if a < b and a in reach.get(b, ())]
+    return out
+
+
+def _layer(module: str) -> str:
+    return next((name for name, modules in LAYERS.items() if module in modules), "no layer")
+
+
+def _reachable(edges: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), list(edges.get(start, ()))
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo += edges.get(module, ())
+    return seen
+
+
+def _package() -> dict[str, str]:
+    return {p.stem: p.read_text() for p in PACKAGE.glob("*.py")}
+
+
+def test_every_module_has_a_layer():
+    assert sorted(set(_package()) - set(RANK)) == []
+    assert sorted(set(RANK) - set(_package())) == []
+
+
+def test_the_package_imports_only_downward_never_measures_to_engine_and_has_no_cycle():
+    assert violations(graph(_package())) == []
+
+
+def test_the_contract_fails_on_an_upward_import_and_on_a_cycle():
+    """A measure that imports the engine, an engine module that imports the report, and two modules of one layer
+    that import each other (even under TYPE_CHECKING) are each caught."""
+    sources = _package()
+    sources["landscape"] += "\nfrom .imp import run_experiments\n"
+    sources["training"] += "\ndef f():\n    from .report import markdown_table\n"
+    sources["losses"] += "\nif TYPE_CHECKING:\n    from .population import train_population\n"
+    found = violations(graph(sources))
+    assert "landscape (measures) imports imp (engine)" in found
+    assert "training (engine) imports report (report)" in found
+    assert "losses and population import each other" in found
