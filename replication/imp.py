@@ -308,11 +308,13 @@ def _train_round(flights: list[_InFlight], index: int, data: TensorData, stack: 
     device = data.x_train.device
     for f in flights:
         _check_same_device(f, device)
+    # One network on the device for the whole step: each job loads its own start into it (a fresh CPU model per
+    # run per round, copied over, cost a host round trip each); masks stay on the host, where rounds are planned.
+    model = fresh_model(flights[0].spec, data, 0).to(device)
     jobs = []
     for f in flights:
-        model = fresh_model(f.spec, data, 0)
         plan = _plan(f, index, data)
-        mask = plan.mask if plan.mask is not None else M.dense_mask(model)
+        mask = plan.mask if plan.mask is not None else on_host(M.dense_mask(model))
         jobs.append((f, model, plan, mask))
     spec = flights[0].spec
     # Stackable experiments always go through the population trainer, even alone, so that
@@ -332,7 +334,6 @@ def _train_round(flights: list[_InFlight], index: int, data: TensorData, stack: 
     records = []
     for (f, model, plan, mask), weights, outcome in zip(jobs, trained, outcomes):
         model.load_state_dict(weights)
-        model.to(device)
         # threads: on a CPU the bits depend on them (`replication verify` retrains with the same count)
         metrics = {**_metrics(len(f.history), mask, plan, model, outcome, data), "seconds": seconds,
                    "threads": torch.get_num_threads(), "device": device.type}
@@ -356,7 +357,6 @@ def _check_same_device(f: _InFlight, device: torch.device) -> None:
 def _train_single(f: _InFlight, model, plan: _Round, mask, index: int, data: TensorData):
     device = data.x_train.device
     model.load_state_dict(plan.start)
-    model.to(device)
     extra = RepellentLoss(plan.optima, mask, f.spec.repel_lambda, device) if plan.optima else None
     mask = to_device(mask, device)
     capture = f.spec.prune.rewind_step if _captures_rewind(f, index) else None

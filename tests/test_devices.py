@@ -133,3 +133,45 @@ def test_claims_collect_from_a_bare_copy_of_the_tree():
                           "-p", "no:cacheprovider"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "tests collected" in out.stdout
+
+
+def _members(k: int = 2):
+    from replication.training import Member
+
+    models = [tiny_model(seed) for seed in range(k)]
+    return [Member(m.state_dict(), _mask(m), seed, optima=[tiny_model(9).state_dict()])
+            for seed, m in enumerate(models)]
+
+
+def test_the_stacked_repellence_is_built_on_the_host_and_runs_on_the_device():
+    from replication.losses import StackedRepellence
+
+    members = _members()
+    names = list(members[0].mask)
+    repellence = StackedRepellence(members, names, 2.0, META)
+    theta = torch.zeros(len(members), repellence.units.shape[2] - repellence.pad, device=META, requires_grad=True)
+    loss = repellence(theta).sum()
+    loss.backward()
+    assert repellence.units.device == META and theta.grad.device == META
+
+
+def test_a_stacked_convnet_steps_forward_and_backward_on_the_device():
+    """The vmapped population's step: members' starts and masks (host) stacked on the device, a forward and a
+    backward there, the masks applied in place. (Its data order and augmentation draw on a device generator,
+    which meta lacks: the CUDA-marked tests and benchmarks/gpu_session.sh run the whole training.)"""
+    import torch.nn.functional as F
+
+    from replication.conv_population import StackedNet
+    from replication.models import build_model
+    from replication.training import Member
+
+    nets = [build_model("resnet20", (1, 8, 8), 10, "kaiming_normal", seed, width=2) for seed in range(2)]
+    masks = [{n: (torch.rand(p.shape, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+              for n, p in net.named_parameters() if n.endswith("weight") and p.dim() > 1} for net in nets]
+    members = [Member(net.state_dict(), mask, seed) for seed, (net, mask) in enumerate(zip(nets, masks))]
+    stacked = StackedNet(nets[0], members, META)
+    x = torch.zeros(2, 4, 1, 8, 8, device=META)
+    logits = stacked.forward(stacked.params, stacked.buffers, x)
+    F.cross_entropy(logits.flatten(0, 1), torch.zeros(8, dtype=torch.long, device=META)).backward()
+    stacked.apply_masks()
+    assert logits.shape == (2, 4, 10) and all(p.grad.device == META for p in stacked.params.values())
