@@ -40,8 +40,8 @@ TABLE_1: dict[str, ExperimentSpec] = {
 # --- CPU scales ------------------------------------------------------------------
 # Digits: 1,437 training images of 8×8. LeNet-300-100 with Adam as in Table 1's
 # first row; 20 rounds reach 1.2% density. SGD variants make batch size matter
-# (Adam's normalization hides much of it): momentum 0.9, lr 0.05, as measured
-# while planning (batch 8 unstable early, batch 256 stable).
+# (Adam's normalization hides much of it). Which batch sizes are unstable, semistable
+# and stable is each scale's stability probe's finding (registry.PROBES, docs/probes.md).
 SMALL: dict[str, ExperimentSpec] = {
     "lenet-digits": ExperimentSpec(
         train=TrainSpec(dataset="digits", model="lenet", epochs=30, batch_size=60, optimizer="adam", lr=1.2e-3,
@@ -58,11 +58,7 @@ SMALL: dict[str, ExperimentSpec] = {
                         lr=1.2e-3, schedule="constant", init="kaiming_uniform"),
         prune=PruneSpec(fraction=0.2, rounds=15),
     ),
-    # lr 0.1 and momentum 0.9 as Table 1's ResNet-20. A dense probe (3 seeds, LII in points from two
-    # copies) measured batch 64: 26.5, 15.2, 22.2 and 128: 13.0, 4.9, 3.6 (2 epochs); 256: 3.1, 0.5, 2.7,
-    # 512: 3.8, 0.4, 2.7, 1024: 5.6, 1.4, 3.1, 2048: 7.3, 0.6, 2.8 (3 epochs). So 64 is unstable, 128
-    # semistable, and 256-2048 lower though not ordered; 512 (117 steps an epoch) is the stable arm. At
-    # lr 0.05 batch 16 fails to train and 64 is already stable (0.7-1.9).
+    # lr 0.1 and momentum 0.9 as Table 1's ResNet-20 (at lr 0.05 the batch sizes hardly differ).
     "lenet-fashion-mnist-sgd": ExperimentSpec(
         train=TrainSpec(dataset="fashion-mnist", model="lenet", epochs=3, batch_size=512, optimizer="sgd", lr=0.1,
                         momentum=0.9, schedule="constant", init="kaiming_uniform"),
@@ -77,10 +73,9 @@ SMALL: dict[str, ExperimentSpec] = {
     ),
     # The medium scale's network is Table 1's ResNet-20 (batch norm, parameter-free shortcuts, SGD at lr 0.1,
     # momentum 0.9, Kaiming normal), narrowed to width 8 and fed Fashion-MNIST reduced to 8,192 training images at
-    # 14×14 (data.REDUCED), so that a seed of every claim trains in minutes on a 2-core CPU. A look while planning
-    # (one seed, 3 epochs, dense LII on 2,048 test images) measured ResNet-8 at width 8 and 16 stable at batch
-    # 32–512 (LII ≤ 1.3 points) but ResNet-20 at width 8 at 10.9 points at batch 32 and 3.3 at 512: depth
-    # carries the instability. Constant lr, no weight decay or augmentation, as the small scale; 2 epochs.
+    # 14×14 (data.REDUCED), so that a seed of every claim trains in minutes on a 2-core CPU. ResNet-20 rather than
+    # a shallower ResNet: depth carries the instability (docs/probes.md). Constant lr, no weight decay or
+    # augmentation, as the small scale; 2 epochs.
     "resnet20-fashion-mnist-sgd": ExperimentSpec(
         train=TrainSpec(dataset="fashion-mnist-8k-14px", model="resnet20", epochs=2, batch_size=256,
                         optimizer="sgd", lr=0.1, momentum=0.9, schedule="constant", init="kaiming_normal",

@@ -497,55 +497,29 @@ SETUPS: dict[str, dict[str, Setup]] = {
 
 
 # -- the stability probes of each CPU scale (their rule: replication/probe.py) ---------------
-# Run by `replication probe --scale S` before any IMP run of a setup that depends on them: the smoke SGD sweep
-# (lr 0.05, then lr 0.04, where its batch 8 trains) and the Fashion-MNIST sweep.
+# Each declared before any IMP run of a setup that depends on it; `found` is what it gave each batch size, and the
+# tests hold the setups to it. What they measured: docs/probes.md.
 PROBES: dict[str, tuple[Probe, ...]] = {
-    # Found 2026-11-28, LII (points) mean over seeds, dense / 64% remaining. lr 0.05: batch 8 fails (dense accuracy
-    # 11.7%, mean), 16: 0.9 / 0.3, 32–256: ≤ 0.5 / ≤ 0.2. lr 0.04: batch 8 4.5 / 0.3 (dense accuracy 94.0%, min 89.7),
-    # 16–256: ≤ 0.5 / ≤ 0.2 (16: 0.3 / 0.2).
+    # lr 0.05, where batch 8 fails to train, then lr 0.04, where it trains: the smoke sweep's
     "smoke": (Probe("lenet-digits-sgd", (8, 16, 32, 64, 128, 256), seeds=8, overrides=(("epochs", 10),),
                     found=((8, "fails"), (16, "stable"), (32, "stable"), (64, "stable"), (128, "stable"),
                            (256, "stable"))),
               Probe("lenet-digits-sgd", (8, 16, 32, 64, 256), seeds=8, overrides=(("epochs", 10), ("lr", 0.04)),
                     found=((8, "unstable"), (16, "stable"), (32, "stable"), (64, "stable"), (256, "stable")))),
-    # Found 2026-11-28, LII dense / 64% remaining: batch 64 25.6 / 5.1 but one seed's dense network at 45.6% (fails),
-    # 128 10.2 / 0.35 (unstable: mean 5.3, the largest of those that train), 256 4.3 / 0.31 (semistable: mean 2.3,
-    # within [2, 2.6]), 512 1.6 / 0.30 (stable: mean 0.9).
     "small": (Probe("lenet-fashion-mnist-sgd", (64, 128, 256, 512), seeds=5,
                     found=((64, "fails"), (128, "unstable"), (256, "semistable"), (512, "stable"))),),
+    # the medium scale's ResNet-20 on the digits, 3 epochs (128 added when 256 failed to train)
+    "smoke-resnet": (Probe("resnet20-digits-sgd", (16, 32, 64, 128, 256), seeds=4,
+                           found=((16, "unstable"), (32, "semistable"), (64, "semistable"), (128, "stable"),
+                                  (256, "fails"))),),
+    # the medium training (batch 16 added when 32 was the only unstable one); then two diagnostic probes at 4 and
+    # 8 epochs a round, run after the medium report, that calibrate none of its setups
+    "medium": (Probe("resnet20-fashion-mnist-sgd", (16, 32, 64, 128, 256, 512), seeds=4,
+                     found=((16, "unstable"), (32, "semistable"), (64, "stable"), (128, "stable"),
+                            (256, "stable"), (512, "stable"))),
+               *(Probe("resnet20-fashion-mnist-sgd", (16, 256), seeds=4, overrides=(("epochs", epochs),),
+                       found=((16, "unstable"), (256, "stable"))) for epochs in (4, 8))),
 }
-
-
-# The convnet smoke scale's stability probe, declared 2026-11-28 before any IMP run at that scale: the medium
-# scale's ResNet-20 on the digits, 3 epochs, 4 seeds.
-# Found, LII (points) dense / 64% remaining, dense accuracy: 16: 15.2 / 6.1, 95.2% (unstable: mean 10.7); 32: 6.1 /
-# 0.8 and 64: 5.8 / 0.4 (semistable: means 3.5, 3.1); 128: 1.0 / 0.7, 88.5% (stable: mean 0.8); 256: 54.5% with one
-# seed at 39.7% (fails). Run first without 128, which was added when 256 failed to train.
-PROBES["smoke-resnet"] = (Probe("resnet20-digits-sgd", (16, 32, 64, 128, 256), seeds=4,
-                                found=((16, "unstable"), (32, "semistable"), (64, "semistable"), (128, "stable"),
-                                       (256, "fails"))),)
-
-# The medium scale's stability probe, declared 2026-11-28 before any IMP run at that scale: the dense round and 64%
-# remaining, 4 seeds, at the medium training (lr 0.1, 2 epochs of 8,192 images). Run first over batch 32–512,
-# where it found batch 32 the only unstable one (and none semistable), then extended to batch 16. Found, LII (points)
-# mean over seeds, dense / 64% remaining, and dense accuracy: 16: 21.5 / 3.7, 78.9% (unstable: mean 12.6);
-# 32: 6.9 / 0.9, 80.4% (semistable: mean 3.9, within [2, 6.3]); 64: 2.8 / 0.6; 128: 2.5 / 0.6; 256: 2.0 / 0.4,
-# 78.2%; 512: 1.3 / 0.8, 69.1% (stable: means 1.7, 1.5, 1.2, 1.0).
-PROBES["medium"] = (Probe("resnet20-fashion-mnist-sgd", (16, 32, 64, 128, 256, 512), seeds=4,
-                          found=((16, "unstable"), (32, "semistable"), (64, "stable"), (128, "stable"),
-                                 (256, "stable"), (512, "stable"))),)
-
-# Two diagnostic probes of the medium training, declared and run 2026-11-29, after the medium report: they calibrate
-# none of its setups. That report found batch 16's instability confined to the dense network (dense LII 25.8 points,
-# subnetworks 0.9 / 0.8 / 0.8 at rounds 5 / 10 / 15), where the paper's batch-128 subnetworks stay at 69–83 points
-# after 85 epochs a round; the question is whether medium's 2 epochs a round are too few for the subnetworks to part.
-# The same probe (seeds 0–3) at 4 and 8 epochs a round, batch 16 and 256. Found, LII (points) mean over seeds (range),
-# dense / 64% remaining: batch 16 at 2 epochs (above) 21.5 / 3.7; at 4: 22.0 / 4.8 (3.3–6.4); at 8: 25.6 / 9.5
-# (6.3–11.7, every seed above every 4-epoch one); batch 256 at 4: 1.6 / 0.7, at 8: 2.0 / 0.5. Dense accuracy 82–84%
-# throughout. So the subnetworks' instability grows with the training a round gets, and a medium scale with longer
-# rounds would be the first thing to try for claim 1's subnetwork part; its cost grows in proportion.
-PROBES["medium"] += tuple(Probe("resnet20-fashion-mnist-sgd", (16, 256), seeds=4, overrides=(("epochs", epochs),),
-                                found=((16, "unstable"), (256, "stable"))) for epochs in (4, 8))
 
 # Where the landscape measures (LII, error barriers) read a fixed share of the data instead of all of it: the first
 # N test (or training) examples, batch norm recomputed on the first N training examples. A ResNet's path of 30
