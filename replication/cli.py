@@ -312,6 +312,7 @@ def _probe(options: SessionOptions) -> int:
     from .progress import RoundPrinter
     from .instability_map import MAPS
     from .registry import PROBES
+    from .report import provenance, write_probes
     from .store import RunStore
 
     scale = options.scale or "smoke"
@@ -325,12 +326,10 @@ def _probe(options: SessionOptions) -> int:
     progress = RoundPrinter.over(store, specs)
     session = Session(store, options.device, options.data_dir, progress=progress,
                       executor=options.make_executor(connect=True))
-    for declared in PROBES[scale]:
-        results, regimes = probe.survey(session.lab(scale), declared)
-        print(f"stability probe, scale {scale}: {declared.preset} {dict(declared.overrides) or ''}, "
-              f"{declared.seeds} seeds, LII (points of test error) of rounds {declared.rounds}")
-        print(probe.table(results, regimes) + "\n")
+    surveyed = [(declared, *probe.survey(session.lab(scale), declared)) for declared in PROBES[scale]]
     progress.close()
+    path = write_probes(surveyed, scale, Path(options.report_dir), provenance(device=options.device))
+    print(path.read_text())
     return 0
 
 

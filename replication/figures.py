@@ -117,6 +117,23 @@ def plot_lii_by_steps(lines: dict[str, tuple[list[int], list[list[float]]]], pat
     _save(fig, path)
 
 
+def plot_lii_by_batch(lines: dict[str, tuple[list[int], list[list[float]]]], path: Path, title: str = "") -> None:
+    """LII against batch size (log axis), a line per name (a round), mean over seeds with a min–max bar."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, (batches, values) in lines.items():
+        mean = np.array([np.mean(v) for v in values])
+        spread = [mean - np.array([np.min(v) for v in values]), np.array([np.max(v) for v in values]) - mean]
+        ax.errorbar(batches, mean, yerr=spread, marker="o", ms=4, capsize=3, label=name)
+    ax.set_xscale("log", base=2)
+    ax.axhline(2.0, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("LII (points of test error)")
+    ax.legend(fontsize=8)
+    ax.set_title(title, fontsize=9)
+    _save(fig, path)
+
+
 def plot_verdict_matrix(cells: list[list[tuple[str, str]]], rows: list[str], columns: list[str], path: Path) -> None:
     """A grid of coloured cells with a text in each: cells[row][column] = (colour, text)."""
     plt = _pyplot()

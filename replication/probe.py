@@ -31,7 +31,6 @@ import numpy as np
 
 from .accuracy import dense_accuracy, mean_over_rounds
 from .registry import TRAINS_FLOOR, Probe, training_bar
-from .report import markdown_table
 
 STABLE_CUT = 2.0  # points of test error
 FAILS, UNSTABLE, SEMISTABLE, STABLE = "fails", "unstable", "semistable", "stable"
@@ -73,17 +72,6 @@ def survey(lab, probe: Probe) -> tuple[list[BatchStability], dict[int, str]]:
         results.append(BatchStability(b, {r: v.tolist() for r, v in sorted(lii.items())},
                                       dense_accuracy(imp).tolist()))
     return results, classify(results, lab.classes(runs))
-
-
-def table(results: list[BatchStability], regimes: dict[int, str]) -> str:
-    rows = []
-    for r in results:
-        cells = [f"{np.mean(v):.2f} ({min(v):.1f}–{max(v):.1f})" for v in r.lii.values()]
-        acc = np.asarray(r.dense_accuracy)
-        rows.append([r.batch, *cells, f"{r.mean_lii:.2f}", f"{np.nanmean(acc):.1f} (min {np.nanmin(acc):.1f}, "
-                     f"{int(np.sum(~np.isfinite(acc)))} diverged)", regimes[r.batch]])
-    rounds = [f"LII round {k}" for k in results[0].lii]
-    return markdown_table(["batch", *rounds, "mean LII", "dense accuracy %", "regime"], rows)
 
 
 # -- the instability map (replication/instability_map.py: its cells and rule) ----------------

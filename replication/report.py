@@ -336,3 +336,39 @@ def write_map(results: list, classes: int, pending: list, scale: str, out_dir: P
     path = out / "PROBE.md"
     atomic_write_bytes(path, render_map(results, classes, pending, scale, prov, figure).encode())
     return path
+
+
+# -- a scale's stability probes (reports/<scale>/PROBE.md) -------------------------------------
+def stability_table(results: list, regimes: dict[int, str]) -> str:
+    """A stability probe's table (probe.BatchStability per batch size): LII per round, mean, dense accuracy, regime."""
+    rows = []
+    for r in results:
+        cells = [f"{np.mean(v):.2f} ({min(v):.1f}–{max(v):.1f})" for v in r.lii.values()]
+        acc = np.asarray(r.dense_accuracy)
+        rows.append([r.batch, *cells, f"{r.mean_lii:.2f}", f"{np.nanmean(acc):.1f} (min {np.nanmin(acc):.1f}, "
+                     f"{int(np.sum(~np.isfinite(acc)))} diverged)", regimes[r.batch]])
+    rounds = [f"LII round {k}" for k in results[0].lii]
+    return markdown_table(["batch", *rounds, "mean LII", "dense accuracy %", "regime"], rows)
+
+
+def write_probes(surveyed: list, scale: str, out_dir: Path, prov: dict[str, Any]) -> Path:
+    """PROBE.md: per declared probe its table (LII by batch size and round, dense accuracy, regime) and a figure
+    of LII against batch size, a line per round. surveyed: (probe, results, regimes) triples."""
+    from .figures import plot_lii_by_batch
+
+    out = Path(out_dir) / scale
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    lines = [f"# Stability probes (scale `{scale}`)", "",
+             "Declared in `replication/registry.py` (`PROBES`) before the IMP runs that depend on them; the regimes "
+             "follow the rule in `replication/probe.py`. LII in points of test error.", ""]
+    for i, (declared, results, regimes) in enumerate(surveyed):
+        figure = f"figures/probe-{i + 1}.png"
+        plot_lii_by_batch({f"round {r}": ([x.batch for x in results], [x.lii[r] for x in results])
+                           for r in results[0].lii}, out / figure, f"{declared.preset} {dict(declared.overrides) or ''}")
+        lines += [f"## {declared.preset} {dict(declared.overrides) or ''}, {declared.seeds} seeds", "",
+                  stability_table(results, regimes), "", f"![LII by batch size]({figure})", ""]
+    lines += [f"Code {prov.get('commit', 'unknown')}, {prov.get('date', '')}, {prov.get('machine', '')}, "
+              f"device {prov.get('device', 'cpu')}.", ""]
+    path = out / "PROBE.md"
+    atomic_write_bytes(path, "\n".join(lines).encode())
+    return path

@@ -55,6 +55,9 @@ def test_replication_probe_end_to_end(monkeypatch, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| batch | LII round 0 | LII round 1 | mean LII | dense accuracy % | regime |" in out
     assert out.count("\n| 32 |") == 1 and out.count("\n| 256 |") == 1
+    page = tmp_path / "runs" / "reports" / "smoke" / "PROBE.md"  # the store's reports/, by default
+    assert page.read_text().strip() == out.strip() and "![LII by batch size](figures/probe-1.png)" in out
+    assert (page.parent / "figures" / "probe-1.png").stat().st_size > 0
     # a second call reads everything back from the store
     assert main(["probe", "--scale", "smoke", "--store", str(tmp_path / "runs")]) == 0
     assert capsys.readouterr().out == out
