@@ -108,6 +108,15 @@ class RunStore:
     def is_complete(self, spec: ExperimentSpec) -> bool:
         return (self.path(spec) / MARKER).is_file()
 
+    def finished(self) -> dict[str, ExperimentSpec]:
+        """Every finished run in the store, by the folder it is stored under (which may not be what this code
+        hashes its spec to: `replication verify` reports such a run)."""
+        if not self.root.is_dir():
+            raise StoreError(f"no run store at {self.root}; pass --store DIR (the folder the runs were written to)")
+        return {folder.name: ExperimentSpec.from_dict(json.loads((folder / "spec.json").read_text()))
+                for folder in sorted(self.root.iterdir())
+                if (folder / MARKER).is_file() and (folder / "spec.json").is_file()}
+
     def is_running(self, spec: ExperimentSpec) -> bool:
         """Whether some process holds the run's lock now, i.e. is computing it."""
         lock = self.path(spec) / ".lock"

@@ -15,7 +15,6 @@ deterministic kernels, so there a difference may be the kernels' own, not a chan
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 import tempfile
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import torch
 
 from .imp import run_experiments
 from .spec import ExperimentSpec
-from .store import MARKER, RoundRecord, RunStore, StoreError
+from .store import RoundRecord, RunStore, StoreError
 
 UNRECORDED_THREADS = 1  # the Ray workers' thread count, for rounds that did not record theirs
 
@@ -43,14 +42,8 @@ class RoundCheck:
 
 
 def finished_runs(store: RunStore) -> dict[str, ExperimentSpec]:
-    """Every finished run in the store, by hash."""
-    if not store.root.is_dir():
-        raise StoreError(f"no run store at {store.root}; pass --store DIR (the folder the runs were written to)")
-    out = {}
-    for folder in sorted(store.root.iterdir()):
-        if (folder / MARKER).is_file() and (folder / "spec.json").is_file():
-            out[folder.name] = ExperimentSpec.from_dict(json.loads((folder / "spec.json").read_text()))
-    return out
+    """Every finished run in the store, by hash (the folder it is stored under)."""
+    return store.finished()
 
 
 def choose(runs: dict[str, ExperimentSpec], count: int, seed: int, named: list[str]) -> list[str]:
