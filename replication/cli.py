@@ -397,9 +397,12 @@ def _pytest_claims(args: argparse.Namespace, options: SessionOptions) -> int:
     from .registry import CLAIMS
 
     claims_dir = _claims_dir()
-    if options.scale == "paper" and args.command == "run" and not options.device.startswith("cuda"):
-        raise UsageError("the paper scale runs on the GPU: pass --device cuda "
-                         "(a CPU dry run is `pytest claims --scale paper --allow-cpu`)")
+    from .registry import RECORDS
+
+    if options.scale and RECORDS[options.scale].needs_cuda and args.command == "run" and \
+            not options.device.startswith("cuda"):
+        raise UsageError(f"the {options.scale} scale runs on the GPU: pass --device cuda "
+                         f"(a CPU dry run is `pytest claims --scale {options.scale} --allow-cpu`)")
     chosen = args.claim if args.command == "run" and args.claim != ["all"] else None  # None: every claim
     unknown = [c for c in chosen or [] if c not in CLAIMS]
     if unknown:

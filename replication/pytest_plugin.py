@@ -27,7 +27,7 @@ import pytest
 # Only what registers options and markers is imported here: this module loads in every pytest session of the
 # environment, so torch, scipy and the executors are imported when claim tests are collected, not before.
 from .options import OptionError, SessionOptions, add_flags
-from .registry import SCALES, Claim, setup_for
+from .registry import RECORDS, SCALES, Claim, setup_for
 from .verdicts import ERROR, INCONCLUSIVE, NOT_RUN, REFUTED, SUPPORTED
 
 if TYPE_CHECKING:
@@ -37,8 +37,6 @@ if TYPE_CHECKING:
 RESULT_PROPERTY = "claim_result"
 
 
-# The marker of a scale whose name is not its marker: the convnet smoke scale is part of `-m smoke` (CI).
-MARKS = {"smoke-resnet": "smoke"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -60,13 +58,8 @@ def _option_names(parser: pytest.Parser) -> set[str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    for name, text in [("smoke", "smoke scale: CPU, embedded digits data, minutes"),
-                       ("small", "small scale: CPU, Fashion-MNIST, about an hour"),
-                       ("medium", "medium scale: a BN ResNet-20 on reduced Fashion-MNIST, CPU, under three hours"),
-                       ("long", "long scale: the medium network with longer rounds, where its instability map "
-                                "finds the subnetworks unstable"),
-                       ("paper", "paper scale: the paper's Table 1 settings"),
-                       ("gpu", "needs a CUDA GPU; skipped without one"),
+    markers = {s.pytest_marker: s.description for s in reversed(RECORDS.values())}  # a scale named as its marker wins
+    for name, text in [*markers.items(), ("gpu", "needs a CUDA GPU; skipped without one"),
                        ("claim(id): the paper claim a test decides", None)]:
         config.addinivalue_line("markers", f"{name}: {text}" if text else name)
     options = SessionOptions.read(vars(config.option))
@@ -88,8 +81,8 @@ def _prepare(config: pytest.Config) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "scale" in metafunc.fixturenames and metafunc.definition.get_closest_marker("claim") is not None:
-        params = [pytest.param(s, id=s, marks=[getattr(pytest.mark, MARKS.get(s, s))]
-                               + ([pytest.mark.gpu] if s == "paper" else [])) for s in SCALES]
+        params = [pytest.param(s, id=s, marks=[getattr(pytest.mark, RECORDS[s].pytest_marker)]
+                               + ([pytest.mark.gpu] if RECORDS[s].needs_cuda else [])) for s in SCALES]
         metafunc.parametrize("scale", params, scope="function")
 
 

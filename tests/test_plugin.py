@@ -18,7 +18,7 @@ import torch
 # under scipy.stats) cannot be loaded twice: so everything the plugin imports is imported here, before any
 # inner session.
 import replication.pytest_plugin  # noqa: F401
-from replication.pytest_plugin import MARKS
+from replication import registry
 from replication.registry import CLAIMS, SCALES, SETUPS
 from replication.report import RESULT_KEYS
 
@@ -28,7 +28,7 @@ pytest_plugins = ["pytester"]
 # install, and is then a no-op), no hypothesis plugin (its terminal summary costs ~1 s a session) and
 # no cache; the pre-import above makes pytest warn that it cannot assert-rewrite the plugin, which is harmless.
 OTHERS = len(SCALES) - 1  # the items of one claim test deselected when one scale runs
-SMOKE = [s for s in SCALES if MARKS.get(s, s) == "smoke"]  # the scales `-m smoke` selects
+SMOKE = [s for s in SCALES if registry.RECORDS[s].pytest_marker == "smoke"]  # the scales `-m smoke` selects
 
 PLUGIN = ("-p", "replication.pytest_plugin", "-p", "no:hypothesispytest", "-p", "no:cacheprovider",
           "-W", "ignore::pytest.PytestAssertRewriteWarning")

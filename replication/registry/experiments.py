@@ -1,0 +1,128 @@
+"""What an experiment at a scale is: a claim's `Setup`, a stability `Probe`, and the `Scale` record that declares
+everything about one scale (one module each beside this one: smoke.py, small.py, ...)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..presets import preset
+from ..spec import ExperimentSpec
+
+# A network "fails to train" when its test accuracy stays below chance plus this share of the dense gain over
+# chance it is compared with: a ticket's advantage over such a control is a confound, not a win, and a batch
+# size whose dense network fails is not a stand-in for any stability regime (replication/probe.py).
+TRAINS_FLOOR = 0.5
+
+
+def training_bar(reference, classes: int, floor: float = TRAINS_FLOOR):
+    """The test accuracy (%) a network must reach to count as trained: chance plus `floor` of the reference
+    accuracy's gain over chance."""
+    chance = 100.0 / classes
+    return chance + floor * (reference - chance)
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The experiment behind one claim at one scale."""
+
+    preset: str
+    seeds: int
+    rounds: int
+    overrides: tuple[tuple[str, Any], ...] = ()  # training settings replaced in the preset
+    small_batch: int | None = None  # the unstable arm of a batch-size comparison
+    large_batch: int | None = None  # the stable arm
+    low_density: float = 0.05  # "low densities": rounds at or below this fraction remaining
+    # The subnetworks whose LII decides a claim about instability (the paper reads rounds 5, 10 and 15: 32.8,
+    # 10.7 and 3.5% remaining); the dense round 0 is measured beside them as context, never decides.
+    instability_rounds: tuple[int, ...] = ()
+    histogram_round: int = 10  # the round whose surviving weights are compared (paper Fig. 5)
+    medium_density: tuple[float, float] = (0.035, 0.52)  # the paper's "medium" densities (Fig. 8)
+    batch_sizes: tuple[int, ...] = ()  # an ordered batch-size sweep (claim 3)
+    repel: float = 0.0  # λ of the repellent (> 0) or attractive (< 0) loss (claims 4–6)
+    previous_only: bool = False  # the loss repels only the previous round's optimum (claim 6)
+    warmup_epochs: int = 0  # the warm-up arm's linear warm-up, in epochs (claim 2)
+    rewind_step: int = 0  # claim 5's rewinding arm: IMP that rewinds to this step instead of initialization (0: none)
+    weight_decay: float = 0.0  # the decayed arm's weight decay (claim 9)
+    differs: str = ""  # how this differs from the paper, and why
+    # Set where the scale has no setting the claim can honestly run on (no semistable batch size by the scale's
+    # stability probe): the claim is reported NOT RUN with this reason instead of run on a stand-in.
+    not_run: str = ""
+    # Set only after a real run refuted the claim at this scale: why we believe it does not replicate.
+    # The test then expects REFUTED (strict xfail), so CI stays a regression test without hiding it.
+    known_refuted: str = ""
+    # Of a claim of several parts, the ones (numbered from 1) known_refuted is about: every other part must
+    # still be SUPPORTED, so that the record does not hide a regression in the parts that replicate.
+    refuted_parts: tuple[int, ...] = ()
+
+    def base(self, **train: Any) -> ExperimentSpec:
+        train = {k: v for k, v in train.items() if v is not None}  # an arm the setup leaves unset (no batch)
+        spec = preset(self.preset, **{**dict(self.overrides), **train})
+        return spec.with_(prune=dataclasses.replace(spec.prune, rounds=self.rounds))
+
+    def specs(self, control: str = "imp", seeds: int | None = None, repel: float = 0.0,
+              previous_only: bool = False, rewind_step: int = 0, **train: Any) -> list[ExperimentSpec]:
+        """One spec per seed (init seed = noise seed = seed index); repel = λ of the repellent loss; rewind_step > 0
+        rewinds to that step instead of resetting to initialization."""
+        base = self.base(**train).with_(control=control, repel_lambda=repel, repel_previous_only=previous_only)
+        if rewind_step:
+            base = base.with_(prune=dataclasses.replace(base.prune, reset="rewind", rewind_step=rewind_step))
+        return [base.with_(init_seed=s, noise_seed=s) for s in range(seeds or self.seeds)]
+
+    def copies(self, runs: list[ExperimentSpec]) -> list[ExperimentSpec]:
+        """The second trainings the instability measure needs: each run's rounds `instability_rounds`, and its
+        dense round for the paper's "stability at initialization" context."""
+        return [spec.copy_of(r) for r in dict.fromkeys((0, *self.instability_rounds)) for spec in runs]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A stability probe (its rule: replication/probe.py): a training (preset and overrides), the batch sizes it
+    sweeps, seeds, and the rounds whose LII it reads (the dense round and an early subnetwork)."""
+
+    preset: str
+    batch_sizes: tuple[int, ...]
+    seeds: int
+    overrides: tuple[tuple[str, Any], ...] = ()
+    rounds: tuple[int, ...] = (0, 2)
+    # What the probe found when it ran (batch, regime), declared with it so that tests can hold every setup on
+    # this training to it: its semistable arm semistable, its unstable arm unstable, its stable arm stable.
+    found: tuple[tuple[int, str], ...] = ()
+
+    def covers(self, preset_name: str, overrides: tuple[tuple[str, Any], ...]) -> bool:
+        """Does this probe calibrate a setup on this preset with these overrides (the same training)?"""
+        return preset_name == self.preset and dict(overrides) == dict(self.overrides)
+
+    def arms(self) -> dict[str, list[ExperimentSpec]]:
+        """Per batch size: IMP up to the last probed round, and the second trainings of the probed rounds."""
+        setup = Setup(self.preset, self.seeds, max(self.rounds), self.overrides, instability_rounds=self.rounds)
+        arms: dict[str, list[ExperimentSpec]] = {}
+        for b in self.batch_sizes:
+            imp = setup.specs("imp", batch_size=b)
+            arms[f"IMP batch {b}"], arms[f"second trainings, batch {b}"] = imp, setup.copies(imp)
+        return arms
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Everything about one scale, declared in its own module: the plugin, the CLI, `replication status` and the
+    report read it. Adding a scale is one new module with one of these (docs/extending.md, "Adding a scale")."""
+
+    name: str
+    description: str  # the help line of its pytest marker
+    setups: dict[str, "Setup"] = field(compare=False)  # every claim, with a not_run reason where it does not run
+    probes: tuple["Probe", ...] = ()  # its stability probes, with what they found
+    marker: str = ""  # its pytest marker (default: its name); the convnet smoke scale is part of `-m smoke`
+    needs_cuda: bool = False  # its claims skip without a GPU (and run with --device cuda)
+    # Where the landscape measures (LII, error barriers) read a fixed share of the data: the first N test (or
+    # training) examples, batch norm recomputed on the first N training examples. None: all of it.
+    landscape_examples: int | None = None
+
+    @property
+    def pytest_marker(self) -> str:
+        return self.marker or self.name
+
+
+# Where a stable setup stands for the paper's LeNet: said in several scales' notes.
+STABLE_SETUP_NOTE = " The stable setup is the stable batch's IMP, as in the paper's reinit control of Fig. 1."
