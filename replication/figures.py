@@ -96,40 +96,23 @@ def plot_histograms(samples: dict[str, np.ndarray], path: Path, title: str = "")
     _save(fig, path)
 
 
-def plot_lii_by_steps(lines: dict[str, tuple[list[int], list[list[float]]]], path: Path, title: str = "") -> None:
-    """LII against optimizer steps a round (log axis): one line per name (a batch size and density), each point
-    the mean over seeds with a min–max bar. lines: name -> (steps, per point the seeds' values)."""
+def plot_lii(lines: dict[str, tuple[list[int], list[list[float]]]], path: Path, xlabel: str, title: str = "",
+             base: int = 10) -> None:
+    """LII against x on a log axis (optimizer steps a round, batch size), one line per name, each point the mean
+    over seeds with a min–max bar; the 2-point "stable" cut dotted. lines: name -> (x, per point the seeds' values)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
-    for name, (steps, values) in lines.items():
-        order = np.argsort(steps)
-        x = np.asarray(steps)[order]
+    for name, (xs, values) in lines.items():
+        order = np.argsort(xs)
         mean = np.array([np.mean(values[i]) for i in order])
-        low = mean - np.array([np.min(values[i]) for i in order])
-        high = np.array([np.max(values[i]) for i in order]) - mean
-        ax.errorbar(x, mean, yerr=[low, high], marker="o", ms=4, capsize=3, label=name)
-    ax.set_xscale("log")
+        spread = [mean - np.array([np.min(values[i]) for i in order]),
+                  np.array([np.max(values[i]) for i in order]) - mean]
+        ax.errorbar(np.asarray(xs)[order], mean, yerr=spread, marker="o", ms=4, capsize=3, label=name)
+    ax.set_xscale("log", base=base)
     ax.axhline(2.0, color="grey", lw=0.8, ls=":")
-    ax.set_xlabel("optimizer steps a round")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("LII (points of test error)")
     ax.legend(fontsize=7)
-    ax.set_title(title, fontsize=10)
-    _save(fig, path)
-
-
-def plot_lii_by_batch(lines: dict[str, tuple[list[int], list[list[float]]]], path: Path, title: str = "") -> None:
-    """LII against batch size (log axis), a line per name (a round), mean over seeds with a min–max bar."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, (batches, values) in lines.items():
-        mean = np.array([np.mean(v) for v in values])
-        spread = [mean - np.array([np.min(v) for v in values]), np.array([np.max(v) for v in values]) - mean]
-        ax.errorbar(batches, mean, yerr=spread, marker="o", ms=4, capsize=3, label=name)
-    ax.set_xscale("log", base=2)
-    ax.axhline(2.0, color="grey", lw=0.8, ls=":")
-    ax.set_xlabel("batch size")
-    ax.set_ylabel("LII (points of test error)")
-    ax.legend(fontsize=8)
     ax.set_title(title, fontsize=9)
     _save(fig, path)
 

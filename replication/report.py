@@ -317,7 +317,7 @@ def render_map(results: list, classes: int, pending: list, scale: str, prov: dic
 def write_map(results: list, classes: int, pending: list, scale: str, out_dir: Path, prov: dict[str, Any]) -> Path:
     """PROBE.md and its figure (LII against steps a round, a line per batch size and density), atomically."""
     from . import instability_map as M
-    from .figures import plot_lii_by_steps
+    from .figures import plot_lii
 
     out = Path(out_dir) / scale
     (out / "figures").mkdir(parents=True, exist_ok=True)
@@ -332,7 +332,8 @@ def write_map(results: list, classes: int, pending: list, scale: str, out_dir: P
                 steps, values = lines.setdefault(name, ([], []))
                 steps.append(r.cell.steps)
                 values.append(r.lii[k])
-        plot_lii_by_steps(lines, out / figure, "IMP's subnetworks (Table 1's step schedule unless named)")
+        plot_lii(lines, out / figure, "optimizer steps a round",
+                 "IMP's subnetworks (Table 1's step schedule unless named)")
     path = out / "PROBE.md"
     atomic_write_bytes(path, render_map(results, classes, pending, scale, prov, figure).encode())
     return path
@@ -354,7 +355,7 @@ def stability_table(results: list, regimes: dict[int, str]) -> str:
 def write_probes(surveyed: list, scale: str, out_dir: Path, prov: dict[str, Any]) -> Path:
     """PROBE.md: per declared probe its table (LII by batch size and round, dense accuracy, regime) and a figure
     of LII against batch size, a line per round. surveyed: (probe, results, regimes) triples."""
-    from .figures import plot_lii_by_batch
+    from .figures import plot_lii
 
     out = Path(out_dir) / scale
     (out / "figures").mkdir(parents=True, exist_ok=True)
@@ -363,8 +364,8 @@ def write_probes(surveyed: list, scale: str, out_dir: Path, prov: dict[str, Any]
              "follow the rule in `replication/probe.py`. LII in points of test error.", ""]
     for i, (declared, results, regimes) in enumerate(surveyed):
         figure = f"figures/probe-{i + 1}.png"
-        plot_lii_by_batch({f"round {r}": ([x.batch for x in results], [x.lii[r] for x in results])
-                           for r in results[0].lii}, out / figure, f"{declared.preset} {dict(declared.overrides) or ''}")
+        plot_lii({f"round {r}": ([x.batch for x in results], [x.lii[r] for x in results]) for r in results[0].lii},
+                 out / figure, "batch size", f"{declared.preset} {dict(declared.overrides) or ''}", base=2)
         lines += [f"## {declared.preset} {dict(declared.overrides) or ''}, {declared.seeds} seeds", "",
                   stability_table(results, regimes), "", f"![LII by batch size]({figure})", ""]
     lines += [f"Code {prov.get('commit', 'unknown')}, {prov.get('date', '')}, {prov.get('machine', '')}, "
