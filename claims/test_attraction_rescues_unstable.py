@@ -23,14 +23,14 @@ def test_attraction_rescues_unstable(lab, setup, conclude):
     low = setup.low_density
     rewound = runs.get(f"IMP, rewound to step {setup.rewind_step}")
     at_low = f"batch {setup.small_batch}, densities ≤ {100 * low:g}%"
-    parts = [stats.beats(low_density_accuracy(attracted, low, tickets[0]), low_density_accuracy(tickets, low),
-                         CLAIM.parts[0].margin, test=f"paired, one-sided: attracted IMP > plain IMP at {at_low}")]
+    readings = [stats.Reading(low_density_accuracy(attracted, low, tickets[0]), low_density_accuracy(tickets, low),
+                              test=f"paired, one-sided: attracted IMP > plain IMP at {at_low}")]
     if rewound:  # a scale without a rewinding arm does not run the second part
-        parts.append(stats.beats(low_density_accuracy(rewound, low, tickets[0]), low_density_accuracy(attracted, low),
-                                 CLAIM.parts[1].margin,
-                                 test=f"paired, one-sided: IMP rewound to step {setup.rewind_step} > attracted IMP "
-                                      f"at {at_low}"))
-    decision = stats.combine(parts) if len(parts) > 1 else parts[0]
+        readings.append(stats.Reading(low_density_accuracy(rewound, low, tickets[0]),
+                                      low_density_accuracy(attracted, low),
+                                      test=f"paired, one-sided: IMP rewound to step {setup.rewind_step} > attracted "
+                                           f"IMP at {at_low}"))
+    decision = stats.decide(CLAIM, readings)
     conclude(CLAIM, decision, evidence.accuracy(lab.figures, CLAIM, setup, runs),
              reference="ResNet-20 at batch 128: attractive IMP about 91.0 / 89.5 / 87.5 / 85% at "
                        "51 / 13 / 6.9 / 3.5%, against plain IMP 90.0 / 86.5 / 84 / 80.5%.")

@@ -28,15 +28,13 @@ def test_instability_predicts_tickets(lab, setup, conclude):
     lii = {b: lab.instability(tickets[b], runs[f"second trainings, batch {b}"]) for b in batches}
     instability = {b: subnetwork_instability(lii[b], setup.instability_rounds) for b in batches}
 
-    level = stats.refuting_confidence(len(CLAIM.parts))
-    decision = stats.combine([
-        stats.trend(batches, -np.stack([instability[b] for b in batches], axis=1), CLAIM.parts[0].margin,
-                    confidence=level),  # the subnetworks' instability falls with batch size
-        stats.trend(batches, np.stack([advantage[b] for b in batches], axis=1), CLAIM.parts[1].margin,
-                    confidence=level),  # the ticket's advantage rises with it
-        stats.noninferior(ticket_minus_dense(tickets[batches[-1]], setup.low_density), CLAIM.parts[2].margin,
-                          confidence=level, test=f"one-sided: batch-{batches[-1]} ticket at densities "
-                                                 f"≤ {100 * setup.low_density:g}% minus its dense network"),
+    decision = stats.decide(CLAIM, [
+        # the subnetworks' instability falls with batch size, and the ticket's advantage rises with it
+        stats.Reading(-np.stack([instability[b] for b in batches], axis=1), levels=batches),
+        stats.Reading(np.stack([advantage[b] for b in batches], axis=1), levels=batches),
+        stats.Reading(ticket_minus_dense(tickets[batches[-1]], setup.low_density),
+                      test=f"one-sided: batch-{batches[-1]} ticket at densities ≤ {100 * setup.low_density:g}% "
+                           f"minus its dense network"),
     ], test="per-seed Spearman ρ with batch size: −LII and ticket advantage; a winning ticket at the largest batch")
     rows = [[b, f"{lii[b][0].mean():.2f}", f"{instability[b].mean():.2f}", f"{(instability[b] < 2).mean():.2f}",
              f"{advantage[b].mean():.2f}", f"{advantage[b].std(ddof=1):.2f}"] for b in batches]

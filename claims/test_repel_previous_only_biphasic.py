@@ -27,8 +27,8 @@ def test_repel_previous_only_biphasic(lab, setup, conclude):
     (arm, repelled), = runs.items()
 
     effect = np.array([checkerboard(run) for run in repelled])
-    decision = stats.exceeds_zero(effect, CLAIM.parts[0].margin,
-                                  test="one-sided: angular distance to round r−1 minus to r−2, mean over r ≥ 2")
+    decision = stats.decide(CLAIM, [stats.Reading(
+        effect, test="one-sided: angular distance to round r−1 minus to r−2, mean over r ≥ 2")])
     conclude(CLAIM, decision, evidence.distances(
         lab.figures, CLAIM, runs, {arm: effect},
         title="Per seed: mean over r ≥ 2 of d(r, r−1) − d(r, r−2) (positive = checkerboard)")

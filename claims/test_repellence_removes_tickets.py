@@ -23,10 +23,9 @@ def test_repellence_removes_tickets(lab, setup, conclude):
 
     accuracy = lambda arm: low_density_accuracy(arm, setup.low_density, tickets[0])  # noqa: E731
     margin = CLAIM.parts[0].margin
-    decision = stats.combine([
-        stats.equivalent(accuracy(repelled), accuracy(reinits), margin, test="paired TOST: repelled IMP ≈ reinit"),
-        stats.equivalent(accuracy(repelled_reinits), accuracy(reinits), CLAIM.parts[1].margin,
-                         test="paired TOST: repelled reinit ≈ reinit"),
+    decision = stats.decide(CLAIM, [
+        stats.Reading(accuracy(repelled), accuracy(reinits), test="paired TOST: repelled IMP ≈ reinit"),
+        stats.Reading(accuracy(repelled_reinits), accuracy(reinits), test="paired TOST: repelled reinit ≈ reinit"),
     ], test=f"paired TOST ±{margin:g} points at densities ≤ {100 * setup.low_density:g}%: repelled IMP ≈ "
             f"reinit, and repelled reinit ≈ reinit")
     conclude(CLAIM, decision, evidence.accuracy(lab.figures, CLAIM, setup, runs),

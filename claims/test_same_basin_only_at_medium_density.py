@@ -26,10 +26,9 @@ def test_same_basin_only_at_medium_density(lab, setup, conclude):
     if not extreme.any() or not medium.any():
         return conclude.not_run(CLAIM, f"the {lab.scale} rounds do not reach both medium and extreme densities")
     effect = barriers[:, extreme].mean(axis=1) - barriers[:, medium].mean(axis=1)
-    decision = stats.exceeds_zero(
-        effect, CLAIM.parts[0].margin,
-        test=f"one-sided: successive-round barrier at extreme minus medium densities "
-             f"({100 * low:g}–{100 * high:g}% remaining)")
+    decision = stats.decide(CLAIM, [stats.Reading(
+        effect, test=f"one-sided: successive-round barrier at extreme minus medium densities "
+                     f"({100 * low:g}–{100 * high:g}% remaining)")])
     shown = evidence.by_density(
         lab.figures, CLAIM, "barriers", {"IMP": barriers}, densities[1:], "error barrier (points of training error)",
         table="Error barrier between rounds r−1 and r (points of training error, 20 points), by the weights "

@@ -29,17 +29,16 @@ def test_stable_training_finds_tickets(lab, setup, conclude):
     lii = {b: lab.instability(tickets[b], runs[f"second trainings, batch {b}"]) for b in (small, large)}
     subnetworks = {b: subnetwork_instability(lii[b], setup.instability_rounds) for b in (small, large)}
 
-    low, level = f"densities ≤ {100 * setup.low_density:g}%", stats.refuting_confidence(len(CLAIM.parts))
-    decision = stats.combine([
-        stats.exceeds_zero(advantage[large] - advantage[small], CLAIM.parts[0].margin, confidence=level,
-                           test=f"paired, one-sided: ticket advantage over reinit at {low}, batch {large} minus "
-                                f"batch {small}"),
-        stats.noninferior(ticket_minus_dense(tickets[large], setup.low_density), CLAIM.parts[1].margin,
-                          confidence=level,
-                          test=f"one-sided: batch-{large} ticket at {low} minus its dense network (a winning ticket)"),
-        stats.beats(subnetworks[small], subnetworks[large], CLAIM.parts[2].margin, confidence=level,
-                    test=f"paired, one-sided: LII of the subnetworks (rounds "
-                         f"{', '.join(map(str, setup.instability_rounds))}), batch {small} > batch {large}"),
+    low = f"densities ≤ {100 * setup.low_density:g}%"
+    decision = stats.decide(CLAIM, [
+        stats.Reading(advantage[large], advantage[small],
+                      test=f"paired, one-sided: ticket advantage over reinit at {low}, batch {large} minus "
+                           f"batch {small}"),
+        stats.Reading(ticket_minus_dense(tickets[large], setup.low_density),
+                      test=f"one-sided: batch-{large} ticket at {low} minus its dense network (a winning ticket)"),
+        stats.Reading(subnetworks[small], subnetworks[large],
+                      test=f"paired, one-sided: LII of the subnetworks (rounds "
+                           f"{', '.join(map(str, setup.instability_rounds))}), batch {small} > batch {large}"),
     ])
     arms = {name: runs[name] for b in (small, large) for name in (f"IMP batch {b}", f"reinit batch {b}")}
     conclude(CLAIM, decision, evidence.accuracy(lab.figures, CLAIM, setup, arms)

@@ -21,12 +21,11 @@ def test_tickets_retrain_to_similar_regions(lab, setup, conclude):
     distance = {arm: mean_successive_distance(arm_runs) for arm, arm_runs in runs.items()}
 
     stable = distance[f"IMP batch {large}"]
-    decision = stats.combine([
-        stats.beats(distance[f"reinit batch {large}"], stable, CLAIM.parts[0].margin,
-                    test=f"paired, one-sided: successive-round angular distance, reinit > IMP (batch {large})"),
-        stats.beats(distance[f"IMP batch {small}"], stable, CLAIM.parts[1].margin,
-                    test=f"paired, one-sided: IMP successive-round angular distance, batch {small} "
-                         f"> batch {large}"),
+    decision = stats.decide(CLAIM, [
+        stats.Reading(distance[f"reinit batch {large}"], stable,
+                      test=f"paired, one-sided: successive-round angular distance, reinit > IMP (batch {large})"),
+        stats.Reading(distance[f"IMP batch {small}"], stable,
+                      test=f"paired, one-sided: IMP successive-round angular distance, batch {small} > batch {large}"),
     ])
     conclude(CLAIM, decision, evidence.distances(lab.figures, CLAIM, runs, distance)
              + evidence.accuracy(lab.figures, CLAIM, setup, runs),

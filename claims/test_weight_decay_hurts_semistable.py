@@ -25,13 +25,11 @@ def test_weight_decay_hurts_semistable(lab, setup, conclude):
     thresholds = {arm: np.stack([own_thresholds(r) for r in arm_runs]) for arm, arm_runs in runs.items()}
     log_ratio = np.log(thresholds[plain_arm] / thresholds[decayed_arm]).mean(axis=1)  # every round's prune, per seed
     low = setup.low_density
-    decision = stats.combine([
-        stats.beats(low_density_accuracy(plain, low), low_density_accuracy(decayed, low, plain[0]),
-                    CLAIM.parts[0].margin,
-                    test=f"paired, one-sided: IMP without weight decay > with it, batch {setup.small_batch}, "
-                         f"densities ≤ {100 * low:g}%"),
-        stats.exceeds_zero(log_ratio, CLAIM.parts[1].margin,
-                           test="one-sided: log(threshold without / with weight decay), mean over rounds"),
+    decision = stats.decide(CLAIM, [
+        stats.Reading(low_density_accuracy(plain, low), low_density_accuracy(decayed, low, plain[0]),
+                      test=f"paired, one-sided: IMP without weight decay > with it, batch {setup.small_batch}, "
+                           f"densities ≤ {100 * low:g}%"),
+        stats.Reading(log_ratio, test="one-sided: log(threshold without / with weight decay), mean over rounds"),
     ])
     conclude(CLAIM, decision, evidence.by_density(
         lab.figures, CLAIM, "threshold", thresholds, np.array(plain[0].metric("density")), "pruning threshold",

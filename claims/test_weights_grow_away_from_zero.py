@@ -35,17 +35,14 @@ def test_weights_grow_away_from_zero(lab, setup, conclude):
     h = setup.histogram_round
     bimodality = {arm: np.array([bimodality_coefficient(surviving_weights(r.rounds[h])) for r in runs[arm]])
                   for arm in ("IMP", "random reinit")}
-    level = stats.refuting_confidence(len(CLAIM.parts))  # 3 parts: wider intervals
-    decision = stats.combine([
-        stats.exceeds_zero(log_ratio, CLAIM.parts[0].margin, confidence=level,
-                           test=f"one-sided: log(threshold IMP / threshold reinit), mean over densities "
-                                f"≤ {100 * setup.low_density:g}%"),
-        stats.beats(bimodality["IMP"], bimodality["random reinit"], CLAIM.parts[1].margin, confidence=level,
-                    test=f"paired, one-sided: bimodality coefficient of surviving weights at round {h}, "
-                         f"IMP > reinit"),
-        *([stats.beats(collapse["semistable"], collapse["stable"], CLAIM.parts[2].margin, confidence=level,
-                       test=f"paired, one-sided: log(peak threshold / last round's), IMP at the semistable batch "
-                            f"{setup.small_batch} > at the stable batch {setup.large_batch}")]
+    decision = stats.decide(CLAIM, [
+        stats.Reading(log_ratio, test=f"one-sided: log(threshold IMP / threshold reinit), mean over densities "
+                                      f"≤ {100 * setup.low_density:g}%"),
+        stats.Reading(bimodality["IMP"], bimodality["random reinit"],
+                      test=f"paired, one-sided: bimodality coefficient of surviving weights at round {h}, IMP > reinit"),
+        *([stats.Reading(collapse["semistable"], collapse["stable"],
+                         test=f"paired, one-sided: log(peak threshold / last round's), IMP at the semistable batch "
+                              f"{setup.small_batch} > at the stable batch {setup.large_batch}")]
           if setup.small_batch else []),  # no semistable batch at this scale: the third part is not run
     ])
 

@@ -281,3 +281,42 @@ def combine(decisions: Sequence[Decision], test: str = "all parts") -> Decision:
     p_values = [d.p_value for d in decisions if d.p_value is not None]
     return Decision(**{**asdict(decisions[0]), "test": test, "parts": parts, "p_value": max(p_values),
                        "reason": "; ".join(f"{d.test}: {d.reason}" for d in decisions)})
+
+
+# -- one decision function: a claim's parts declare their rule and margin, this applies them ----------------
+@dataclass(frozen=True)
+class Reading:
+    """What one part of a claim reads: per-seed values (paired by seed) and, for a comparison, the reference arm's
+    (superiority and non-inferiority read values − reference; equivalence compares the two); a trend reads a
+    seeds × levels array against its `levels`. `test` says what it tests, in the report's words."""
+
+    values: Any
+    reference: Any = None
+    levels: Sequence[float] | None = None
+    test: str | None = None
+
+
+def decide_part(part, reading: Reading, confidence: float = 0.95) -> Decision:
+    """A part (registry.Part: its rule and margin) decided on its reading."""
+    named = {"test": reading.test} if reading.test else {}
+    values = _clean(reading.values)
+    if reading.reference is not None and part.rule in ("superiority", "non-inferiority"):
+        values = values - _clean(reading.reference)
+    if part.rule == "superiority":
+        return exceeds_zero(values, part.margin, confidence=confidence, **named)
+    if part.rule == "non-inferiority":
+        return noninferior(values, part.margin, confidence=confidence, **named)
+    if part.rule == "equivalence":
+        return equivalent(values, reading.reference, part.margin, **named)
+    if part.rule == "trend":
+        return trend(reading.levels, values, part.margin, confidence=confidence)
+    raise ValueError(f"unknown rule {part.rule!r}")
+
+
+def decide(claim, readings: Sequence[Reading], test: str = "all parts") -> Decision:
+    """The claim's verdict: each part (claim.parts, in order) decided on its reading, every part at the interval a
+    claim of that many parts refutes with (refuting_confidence), then combined (all must hold). A scale may read
+    fewer parts than the claim has (a part whose arm it lacks is not run). One part read is the decision itself."""
+    level = refuting_confidence(len(claim.parts))
+    decisions = [decide_part(p, r, level) for p, r in zip(claim.parts, readings)]
+    return decisions[0] if len(decisions) == 1 else combine(decisions, test)

@@ -26,8 +26,6 @@ from replication.stats import ALPHA, REFUTED, SUPPORTED
 
 REPS = 1000
 LIMIT = ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / REPS)
-CALLS = {"beats": "superiority", "exceeds_zero": "superiority", "noninferior": "non-inferiority",
-         "equivalent": "equivalence", "trend": "trend"}
 SHAPES = ("normal", "skewed")
 CASES = [(claim_id, scale) for scale, setups in SETUPS.items() for claim_id, setup in setups.items()
          if not setup.not_run]  # a claim NOT RUN at a scale decides nothing there
@@ -110,13 +108,12 @@ def informational_fields_off(monkeypatch):
 
 
 @pytest.mark.parametrize("claim_id", sorted(CLAIMS))
-def test_claim_module_calls_its_declared_rule(claim_id):
+def test_claim_module_decides_through_its_declared_parts(claim_id):
+    """A claim test hands its readings to stats.decide, which applies each Part's declared rule and margin (and the
+    wider interval of a claim of more than two parts): no module picks a rule or a margin of its own."""
     source = (Path(__file__).parents[1] / "claims" / f"test_{claim_id.replace('-', '_')}.py").read_text()
-    calls = re.findall(r"stats\.(beats|exceeds_zero|noninferior|equivalent|trend)\(", source)
-    assert tuple(CALLS[c] for c in calls) == _rules(CLAIMS[claim_id])
-    if len(calls) > 2:  # then every part refutes with the wider interval the simulation below assumes
-        assert "stats.refuting_confidence(len(CLAIM.parts))" in source
-        assert source.count("confidence=level") == len(calls)
+    assert "stats.decide(CLAIM, " in source
+    assert not re.findall(r"stats\.(beats|exceeds_zero|noninferior|equivalent|trend|combine)\(", source)
 
 
 @pytest.mark.parametrize("shape", SHAPES)

@@ -419,3 +419,42 @@ def test_a_claim_of_more_parts_refutes_each_with_a_wider_interval():
     narrow, wide = stats.exceeds_zero(d, 1.0), stats.exceeds_zero(d, 1.0, confidence=stats.refuting_confidence(3))
     assert wide.ci_low < narrow.ci_low < narrow.ci_high < wide.ci_high
     assert "96.7% interval" in wide.reason
+
+
+# -- stats.decide: each part's declared rule applied to its reading (hand-checked against the rule functions) --
+def _claim(*parts):
+    from replication.registry import Part
+
+    return type("C", (), {"parts": tuple(Part(rule, margin, "points") for rule, margin in parts)})()
+
+
+def test_decide_applies_each_parts_rule_to_its_reading():
+    a, b = np.array([3.0, 2.5, 4.0, 3.5, 2.0]), np.array([1.0, 1.5, 0.5, 1.0, 1.0])
+    one = stats.decide(_claim(("superiority", 1.0)), [stats.Reading(a, b, test="a > b")])
+    assert one == stats.exceeds_zero(a - b, 1.0, test="a > b")  # one part: the decision itself, not combined
+    both = stats.decide(_claim(("non-inferiority", 1.0), ("equivalence", 5.0)),
+                        [stats.Reading(a - b), stats.Reading(a, b, test="a ≈ b")], test="both")
+    assert both.parts == [stats.noninferior(a - b, 1.0).to_dict(), stats.equivalent(a, b, 5.0, test="a ≈ b").to_dict()]
+    assert both.test == "both"
+    levels, values = [1, 2, 3], np.array([[1.0, 2.0, 3.0], [1.0, 3.0, 2.0], [0.0, 1.0, 2.0], [2.0, 1.0, 3.0]])
+    rising = stats.decide(_claim(("trend", 0.5)), [stats.Reading(values, levels=levels)])
+    assert rising == stats.trend(levels, values, 0.5)
+
+
+def test_decide_gives_every_part_of_a_three_part_claim_the_wider_interval():
+    d = np.array([3.0, 2.5, 4.0, 3.5, 2.0])
+    three = stats.decide(_claim(("superiority", 1.0), ("superiority", 1.0), ("superiority", 1.0)),
+                         [stats.Reading(d)] * 3)
+    level = stats.refuting_confidence(3)
+    assert level > 0.95 and [p["confidence"] for p in three.parts] == [level] * 3
+    assert three.parts[0] == stats.exceeds_zero(d, 1.0, confidence=level).to_dict()
+    # a scale that reads fewer parts (an arm it lacks) keeps the claim's level
+    two_read = stats.decide(_claim(("superiority", 1.0), ("superiority", 1.0), ("superiority", 1.0)),
+                            [stats.Reading(d)] * 2)
+    assert [p["confidence"] for p in two_read.parts] == [level] * 2
+
+
+def test_decide_refuses_an_unknown_rule():
+    part = type("P", (), {"rule": "vibes", "margin": 1.0})()
+    with pytest.raises(ValueError, match="unknown rule 'vibes'"):
+        stats.decide_part(part, stats.Reading([1.0, 2.0]))
