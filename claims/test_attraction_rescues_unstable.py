@@ -10,7 +10,7 @@ import pytest
 
 from replication import evidence, stats
 from replication.accuracy import low_density_accuracy
-from replication.registry import CLAIMS
+from replication.registry import CLAIMS, Arm
 
 CLAIM = CLAIMS["attraction-rescues-unstable"]
 
@@ -18,10 +18,11 @@ CLAIM = CLAIMS["attraction-rescues-unstable"]
 @pytest.mark.claim(CLAIM.id)
 def test_attraction_rescues_unstable(lab, setup, conclude):
     runs = lab.arms(CLAIM.arms(setup))
-    tickets, attracted = runs["IMP"], runs[f"IMP, attracted (λ={setup.repel:g})"]
+    small = setup.small_batch
+    tickets, attracted = runs[Arm("imp", small)], runs[Arm("imp", small, repel=setup.repel)]
 
     low = setup.low_density
-    rewound = runs.get(f"IMP, rewound to step {setup.rewind_step}")
+    rewound = runs.get(Arm("imp", small, rewind_step=setup.rewind_step)) if setup.rewind_step else None
     at_low = f"batch {setup.small_batch}, densities ≤ {100 * low:g}%"
     readings = [stats.Reading(low_density_accuracy(attracted, low, tickets[0]), low_density_accuracy(tickets, low),
                               test=f"paired, one-sided: attracted IMP > plain IMP at {at_low}")]

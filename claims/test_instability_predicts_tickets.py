@@ -12,7 +12,7 @@ import pytest
 
 from replication import evidence, stats
 from replication.accuracy import ticket_advantage, ticket_minus_dense
-from replication.registry import CLAIMS
+from replication.registry import CLAIMS, Arm
 from replication.stability import subnetwork_instability
 from replication.report import Evidence, Table, markdown_table
 
@@ -23,9 +23,9 @@ CLAIM = CLAIMS["instability-predicts-tickets"]
 def test_instability_predicts_tickets(lab, setup, conclude):
     batches = setup.batch_sizes
     runs = lab.arms(CLAIM.arms(setup))
-    tickets = {b: runs[f"IMP batch {b}"] for b in batches}
-    advantage = {b: ticket_advantage(tickets[b], runs[f"reinit batch {b}"], setup.low_density) for b in batches}
-    lii = {b: lab.instability(tickets[b], runs[f"second trainings, batch {b}"]) for b in batches}
+    tickets = {b: runs[Arm("imp", b)] for b in batches}
+    advantage = {b: ticket_advantage(tickets[b], runs[Arm("reinit", b)], setup.low_density) for b in batches}
+    lii = {b: lab.instability(tickets[b], runs[Arm("copies", b)]) for b in batches}
     instability = {b: subnetwork_instability(lii[b], setup.instability_rounds) for b in batches}
 
     decision = stats.decide(CLAIM, [
@@ -44,7 +44,7 @@ def test_instability_predicts_tickets(lab, setup, conclude):
                   markdown_table(["batch", "dense LII", "subnetwork LII", "share stable", "advantage mean",
                                   "advantage sd"], rows))
     conclude(CLAIM, decision, Evidence([table]) + evidence.accuracy(
-        lab.figures, CLAIM, setup, {f"IMP batch {b}": tickets[b] for b in batches})
+        lab.figures, CLAIM, setup, {Arm("imp", b): tickets[b] for b in batches})
              + evidence.winning_tickets(setup, lab.classes(runs), {batches[-1]: tickets[batches[-1]]}),
              reference="ResNet-20: LII about 83–69 points at batch 64–256, 37/22/42 at 512, about 0 at 1024–2048; "
                        "IMP beats reinitialization only at 1024–2048.")

@@ -10,7 +10,7 @@ import pytest
 
 from replication import evidence, stats
 from replication.accuracy import low_density_accuracy, ticket_minus_dense
-from replication.registry import CLAIMS
+from replication.registry import CLAIMS, Arm
 
 CLAIM = CLAIMS["random-reinit-fails"]
 
@@ -18,7 +18,7 @@ CLAIM = CLAIMS["random-reinit-fails"]
 @pytest.mark.claim(CLAIM.id)
 def test_random_reinit_fails(lab, setup, conclude):
     runs = lab.arms(CLAIM.arms(setup))  # reinitializations: the same masks with fresh initializations
-    tickets, reinits = runs["IMP ticket"], runs["random reinit"]
+    tickets, reinits = runs[Arm("imp", setup.large_batch)], runs[Arm("reinit", setup.large_batch)]
 
     low = setup.low_density
     decision = stats.decide(CLAIM, [

@@ -9,7 +9,7 @@ import pytest
 
 from replication import evidence, stats
 from replication.accuracy import low_density_accuracy
-from replication.registry import CLAIMS
+from replication.registry import CLAIMS, Arm
 
 CLAIM = CLAIMS["repellence-removes-tickets"]
 
@@ -17,9 +17,9 @@ CLAIM = CLAIMS["repellence-removes-tickets"]
 @pytest.mark.claim(CLAIM.id)
 def test_repellence_removes_tickets(lab, setup, conclude):
     runs = lab.arms(CLAIM.arms(setup))
-    repel = f"(λ={setup.repel:g})"
-    tickets, reinits = runs["IMP"], runs["random reinit"]
-    repelled, repelled_reinits = runs[f"IMP, repelled {repel}"], runs[f"random reinit, repelled {repel}"]
+    large, repel = setup.large_batch, setup.repel
+    tickets, reinits = runs[Arm("imp", large)], runs[Arm("reinit", large)]
+    repelled, repelled_reinits = runs[Arm("imp", large, repel=repel)], runs[Arm("reinit", large, repel=repel)]
 
     accuracy = lambda arm: low_density_accuracy(arm, setup.low_density, tickets[0])  # noqa: E731
     margin = CLAIM.parts[0].margin

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from replication import evidence, stats
-from replication.registry import CLAIMS
+from replication.registry import CLAIMS, Arm
 
 CLAIM = CLAIMS["same-basin-only-at-medium-density"]
 
 
 @pytest.mark.claim(CLAIM.id)
 def test_same_basin_only_at_medium_density(lab, setup, conclude):
-    tickets = lab.arms(CLAIM.arms(setup))["IMP"]
+    tickets = lab.arms(CLAIM.arms(setup))[Arm("imp", setup.large_batch)]
     barriers = lab.barriers(tickets)  # seeds × (round pairs)
 
     densities = np.array(tickets[0].metric("density"))

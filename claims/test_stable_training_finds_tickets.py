@@ -12,7 +12,7 @@ import pytest
 
 from replication import evidence, stats
 from replication.accuracy import ticket_advantage, ticket_minus_dense
-from replication.registry import CLAIMS
+from replication.registry import CLAIMS, Arm
 from replication.stability import subnetwork_instability
 from replication.report import Evidence
 
@@ -23,10 +23,10 @@ CLAIM = CLAIMS["stable-training-finds-tickets"]
 def test_stable_training_finds_tickets(lab, setup, conclude):
     small, large = setup.small_batch, setup.large_batch
     runs = lab.arms(CLAIM.arms(setup))
-    tickets = {b: runs[f"IMP batch {b}"] for b in (small, large)}
-    reinits = {b: runs[f"reinit batch {b}"] for b in (small, large)}
+    tickets = {b: runs[Arm("imp", b)] for b in (small, large)}
+    reinits = {b: runs[Arm("reinit", b)] for b in (small, large)}
     advantage = {b: ticket_advantage(tickets[b], reinits[b], setup.low_density) for b in (small, large)}
-    lii = {b: lab.instability(tickets[b], runs[f"second trainings, batch {b}"]) for b in (small, large)}
+    lii = {b: lab.instability(tickets[b], runs[Arm("copies", b)]) for b in (small, large)}
     subnetworks = {b: subnetwork_instability(lii[b], setup.instability_rounds) for b in (small, large)}
 
     low = f"densities ≤ {100 * setup.low_density:g}%"
@@ -40,10 +40,10 @@ def test_stable_training_finds_tickets(lab, setup, conclude):
                       test=f"paired, one-sided: LII of the subnetworks (rounds "
                            f"{', '.join(map(str, setup.instability_rounds))}), batch {small} > batch {large}"),
     ])
-    arms = {name: runs[name] for b in (small, large) for name in (f"IMP batch {b}", f"reinit batch {b}")}
+    arms = {arm: runs[arm] for b in (small, large) for arm in (Arm("imp", b), Arm("reinit", b))}
     conclude(CLAIM, decision, evidence.accuracy(lab.figures, CLAIM, setup, arms)
              + evidence.winning_tickets(setup, lab.classes(runs), tickets, reinits)
-             + Evidence([evidence.instability_table({f"IMP batch {b}": lii[b] for b in lii}, tickets[small][0])]),
+             + Evidence([evidence.instability_table({Arm("imp", b): lii[b] for b in lii}, tickets[small][0])]),
              reference="ResNet-20/CIFAR-10 at 6.87% remaining: IMP 84% at batch 128, 88.5% at 1024 (dense 88.5%), "
                        "87.2% at 2048; reinitialization at 2048: 81.6%. LII of the subnetworks ≈ 83–69 points at "
                        "batch 64–256, ≈ 0 at 1024–2048.")

@@ -8,7 +8,7 @@ at any batch size, successive solutions are nearly orthogonal.
 import pytest
 
 from replication import evidence, stats
-from replication.registry import CLAIMS
+from replication.registry import CLAIMS, Arm
 from replication.similarity import mean_successive_distance
 
 CLAIM = CLAIMS["tickets-retrain-to-similar-regions"]
@@ -20,11 +20,11 @@ def test_tickets_retrain_to_similar_regions(lab, setup, conclude):
     runs = lab.arms(CLAIM.arms(setup))
     distance = {arm: mean_successive_distance(arm_runs) for arm, arm_runs in runs.items()}
 
-    stable = distance[f"IMP batch {large}"]
+    stable = distance[Arm("imp", large)]
     decision = stats.decide(CLAIM, [
-        stats.Reading(distance[f"reinit batch {large}"], stable,
+        stats.Reading(distance[Arm("reinit", large)], stable,
                       test=f"paired, one-sided: successive-round angular distance, reinit > IMP (batch {large})"),
-        stats.Reading(distance[f"IMP batch {small}"], stable,
+        stats.Reading(distance[Arm("imp", small)], stable,
                       test=f"paired, one-sided: IMP successive-round angular distance, batch {small} > batch {large}"),
     ])
     conclude(CLAIM, decision, evidence.distances(lab.figures, CLAIM, runs, distance)

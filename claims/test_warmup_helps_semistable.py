@@ -10,7 +10,7 @@ import pytest
 
 from replication import evidence, stats
 from replication.accuracy import mean_over_rounds
-from replication.registry import CLAIMS
+from replication.registry import CLAIMS, Arm
 
 CLAIM = CLAIMS["warmup-helps-semistable"]
 
@@ -20,13 +20,13 @@ def test_warmup_helps_semistable(lab, setup, conclude):
     semistable, stable, warmup = setup.small_batch, setup.large_batch, setup.warmup_epochs
     runs = lab.arms(CLAIM.arms(setup))
 
-    every_round = list(range(len(runs[f"IMP batch {semistable}"][0].rounds)))
+    every_round = list(range(len(runs[Arm("imp", semistable)][0].rounds)))
     accuracy = lambda arm: mean_over_rounds(runs[arm], every_round)  # noqa: E731
     decision = stats.decide(CLAIM, [
-        stats.Reading(accuracy(f"IMP batch {semistable}, warm-up"), accuracy(f"IMP batch {semistable}"),
+        stats.Reading(accuracy(Arm("imp", semistable, warmup_epochs=warmup)), accuracy(Arm("imp", semistable)),
                       test=f"paired, one-sided: IMP with a {warmup}-epoch warm-up > without, batch {semistable}, "
                            f"mean over all rounds"),
-        stats.Reading(accuracy(f"IMP batch {stable}, warm-up"), accuracy(f"IMP batch {stable}"),
+        stats.Reading(accuracy(Arm("imp", stable, warmup_epochs=warmup)), accuracy(Arm("imp", stable)),
                       test=f"paired TOST: IMP with warm-up ≈ without, batch {stable}, mean over all rounds"),
     ])
     conclude(CLAIM, decision, evidence.accuracy(lab.figures, CLAIM, setup, runs),

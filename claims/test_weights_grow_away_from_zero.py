@@ -13,7 +13,7 @@ from replication import evidence, stats
 from replication.accuracy import rounds_at_or_below
 from replication.figures import plot_histograms
 from replication.magnitudes import bimodality_coefficient, own_thresholds, surviving_weights
-from replication.registry import CLAIMS
+from replication.registry import CLAIMS, Arm
 from replication.report import Evidence, Figure, Table, markdown_table
 
 CLAIM = CLAIMS["weights-grow-away-from-zero"]
@@ -22,23 +22,24 @@ CLAIM = CLAIMS["weights-grow-away-from-zero"]
 @pytest.mark.claim(CLAIM.id)
 def test_weights_grow_away_from_zero(lab, setup, conclude):
     runs = lab.arms(CLAIM.arms(setup))
-    semistable_arm = f"IMP, semistable batch {setup.small_batch}"
-    tickets = runs["IMP"]
+    stable, reinit = Arm("imp", setup.large_batch), Arm("reinit", setup.large_batch)
+    semistable = Arm("imp", setup.small_batch) if setup.small_batch else None
+    tickets = runs[stable]
 
     thresholds = {arm: np.stack([own_thresholds(r) for r in arm_runs]) for arm, arm_runs in runs.items()}
     late = rounds_at_or_below(tickets[0], setup.low_density)
-    log_ratio = np.log(thresholds["IMP"][:, late] / thresholds["random reinit"][:, late]).mean(axis=1)
+    log_ratio = np.log(thresholds[stable][:, late] / thresholds[reinit][:, late]).mean(axis=1)
     # How far the last round's threshold has fallen from its peak: never negative and positive under
     # mere noise, so it is set against the same measure at the stable batch, paired by seed.
-    collapse = {arm: np.log(t.max(axis=1) / t[:, -1]) for arm, t in (("semistable", thresholds.get(semistable_arm)),
-                                                                     ("stable", thresholds["IMP"])) if t is not None}
+    collapse = {arm: np.log(t.max(axis=1) / t[:, -1]) for arm, t in (("semistable", thresholds.get(semistable)),
+                                                                     ("stable", thresholds[stable])) if t is not None}
     h = setup.histogram_round
     bimodality = {arm: np.array([bimodality_coefficient(surviving_weights(r.rounds[h])) for r in runs[arm]])
-                  for arm in ("IMP", "random reinit")}
+                  for arm in (stable, reinit)}
     decision = stats.decide(CLAIM, [
         stats.Reading(log_ratio, test=f"one-sided: log(threshold IMP / threshold reinit), mean over densities "
                                       f"≤ {100 * setup.low_density:g}%"),
-        stats.Reading(bimodality["IMP"], bimodality["random reinit"],
+        stats.Reading(bimodality[stable], bimodality[reinit],
                       test=f"paired, one-sided: bimodality coefficient of surviving weights at round {h}, IMP > reinit"),
         *([stats.Reading(collapse["semistable"], collapse["stable"],
                          test=f"paired, one-sided: log(peak threshold / last round's), IMP at the semistable batch "
@@ -49,7 +50,7 @@ def test_weights_grow_away_from_zero(lab, setup, conclude):
     densities = np.array(tickets[0].metric("density"))
     histograms = lab.figures.path(CLAIM.id, "histograms")
     plot_histograms({f"{arm}, round {h} ({100 * densities[h]:.1f}% remaining), seed 0": surviving_weights(
-        runs[arm][0].rounds[h]) for arm in ("IMP", "random reinit")}, histograms)
+        runs[arm][0].rounds[h]) for arm in (stable, reinit)}, histograms)
     conclude(CLAIM, decision, evidence.by_density(
         lab.figures, CLAIM, "threshold", thresholds, densities, "pruning threshold",
         table=f"Pruning threshold (largest magnitude the next prune removes) by weights remaining: IMP and its "

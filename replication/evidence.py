@@ -6,7 +6,7 @@ import numpy as np
 
 from .figures import FigureFolder, plot_by_density, plot_matrices
 from .accuracy import failed_to_train, ticket_minus_dense
-from .registry import TRAINS_FLOOR, Claim, Setup
+from .registry import TRAINS_FLOOR, Claim, Setup, labelled
 from .report import Evidence, Figure, Table, by_density_table, markdown_table
 from .similarity import distance_matrix
 from .store import Run
@@ -44,8 +44,8 @@ def configuration(setup: Setup, runs: list[Run]) -> str:
 
 def accuracy(figures: FigureFolder, claim: Claim, setup: Setup, arms: dict[str, list[Run]],
              name: str = "accuracy") -> Evidence:
-    """Test accuracy by density per arm: a table and the Fig. 1-style plot."""
-    values = {arm: _per_round(runs, "test_acc") for arm, runs in arms.items()}
+    """Test accuracy by density per arm (keyed by registry.Arm or by name): a table and the Fig. 1-style plot."""
+    values = {arm: _per_round(runs, "test_acc") for arm, runs in labelled(arms).items()}
     first = next(iter(arms.values()))
     densities = np.array(first[0].metric("density"))
     width = min(v.shape[1] for v in values.values())
@@ -61,7 +61,7 @@ def accuracy(figures: FigureFolder, claim: Claim, setup: Setup, arms: dict[str, 
 def by_density(figures: FigureFolder, claim: Claim, name: str, values: dict[str, np.ndarray], densities,
                ylabel: str, table: str, caption: str, unit: str, digits: int = 2) -> Evidence:
     """Any per-round measure (arm -> seeds × rounds) against % of weights remaining: a table and a plot."""
-    path = figures.path(claim.id, name)
+    path, values = figures.path(claim.id, name), labelled(values)
     plot_by_density(values, densities, path, ylabel, f"{claim.id} ({figures.scale})")
     return Evidence([Table(table, by_density_table(values, densities, unit=unit, digits=digits))],
                     [Figure(caption, figures.link(path))])
@@ -71,9 +71,9 @@ def distances(figures: FigureFolder, claim: Claim, arms: dict[str, list[Run]], p
               title: str = "Mean angular distance between successive rounds, per seed") -> Evidence:
     """Fig. 4-style matrices of the first seed, and a per-seed summary table under `title`."""
     path = figures.path(claim.id, "distances")
-    plot_matrices({arm: distance_matrix(runs[0]) for arm, runs in arms.items()}, path,
+    plot_matrices({arm: distance_matrix(runs[0]) for arm, runs in labelled(arms).items()}, path,
                   "Angular distance between trained networks of every pair of rounds (seed 0; last: init)")
-    return Evidence([Table(title, per_seed_table(per_seed))],
+    return Evidence([Table(title, per_seed_table(labelled(per_seed)))],
                     [Figure("Angular distance matrices (0 = same direction, 1 = orthogonal), as the paper's Fig. 4",
                             figures.link(path))])
 

@@ -99,7 +99,8 @@ def plot_histograms(samples: dict[str, np.ndarray], path: Path, title: str = "")
 def plot_lii(lines: dict[str, tuple[list[int], list[list[float]]]], path: Path, xlabel: str, title: str = "",
              base: int = 10) -> None:
     """LII against x on a log axis (optimizer steps a round, batch size), one line per name, each point the mean
-    over seeds with a min–max bar; the 2-point "stable" cut dotted. lines: name -> (x, per point the seeds' values)."""
+    over seeds with a min–max bar; the 2-point "stable" cut dotted. lines: name -> (x, per point the seeds'
+    values)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for name, (xs, values) in lines.items():

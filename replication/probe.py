@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .accuracy import dense_accuracy, mean_over_rounds
-from .registry import TRAINS_FLOOR, Probe, training_bar
+from .registry import TRAINS_FLOOR, Arm, Probe, training_bar
 
 STABLE_CUT = 2.0  # points of test error
 FAILS, UNSTABLE, SEMISTABLE, STABLE = "fails", "unstable", "semistable", "stable"
@@ -67,8 +67,8 @@ def survey(lab, probe: Probe) -> tuple[list[BatchStability], dict[int, str]]:
     runs = lab.arms(probe.arms())
     results = []
     for b in probe.batch_sizes:
-        imp = runs[f"IMP batch {b}"]
-        lii = lab.instability(imp, runs[f"second trainings, batch {b}"])
+        imp = runs[Arm("imp", b)]
+        lii = lab.instability(imp, runs[Arm("copies", b)])
         results.append(BatchStability(b, {r: v.tolist() for r, v in sorted(lii.items())},
                                       dense_accuracy(imp).tolist()))
     return results, classify(results, lab.classes(runs))
@@ -89,7 +89,7 @@ def survey_map(lab, cells, train: bool = True) -> list:
     runs = lab.arms(arms) if arms else {}
     results = []
     for cell in probes:
-        imp, copies = runs[(cell, f"IMP batch {cell.batch}")], runs[(cell, f"second trainings, batch {cell.batch}")]
+        imp, copies = runs[(cell, Arm("imp", cell.batch))], runs[(cell, Arm("copies", cell.batch))]
         lii = lab.instability(imp, copies)
         accuracy = {r: mean_over_rounds(imp, [r]).tolist() for r in sorted(lii)}
         results.append(CellResult(cell, {r: v.tolist() for r, v in sorted(lii.items())}, accuracy))

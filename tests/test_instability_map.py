@@ -9,7 +9,7 @@ import pytest
 from replication import instability_map as M
 from replication.cli import main
 from replication.presets import preset
-from replication.registry import SCALES, SETUPS
+from replication.registry import SCALES, SETUPS, Arm
 
 
 def result(cell: M.Cell, read: list[list[float]], accuracy: float = 80.0, read_accuracy: float = 80.0):
@@ -84,8 +84,8 @@ def test_the_declared_map_covers_the_axes_the_issue_asks_for():
     assert any(c.batch > 16 and c.steps in {d.steps for d in cells if d.batch == 16} and c.epochs > 8 for c in cells)
     for cell in cells:  # every cell builds valid specs that read the claims' rounds
         arms = cell.probe().arms()
-        assert {s.copy_round for s in arms[f"second trainings, batch {cell.batch}"]} == {0, 2, 5, 10}
-        assert {s.prune.rounds for s in arms[f"IMP batch {cell.batch}"]} == {10}
+        assert {s.copy_round for s in arms[Arm("copies", cell.batch)]} == {0, 2, 5, 10}
+        assert {s.prune.rounds for s in arms[Arm("imp", cell.batch)]} == {10}
 
 
 def test_augment_pad_is_hash_neutral_at_its_old_value():

@@ -9,7 +9,7 @@ import pytest
 from replication import probe, registry
 from replication.cli import main
 from replication.probe import FAILS, SEMISTABLE, STABLE, UNSTABLE, BatchStability
-from replication.registry import Probe
+from replication.registry import Arm, Probe
 
 
 def _batch(b: int, lii: list[float], accuracy: list[float]) -> BatchStability:
@@ -36,9 +36,10 @@ def test_a_diverged_seed_fails_and_is_left_out_of_the_largest():
 def test_the_probe_runs_imp_for_its_last_round_and_copies_of_its_rounds():
     declared = Probe("lenet-digits-sgd", (8, 32), seeds=2, rounds=(0, 2))
     arms = declared.arms()
-    assert list(arms) == ["IMP batch 8", "second trainings, batch 8", "IMP batch 32", "second trainings, batch 32"]
-    assert {s.prune.rounds for s in arms["IMP batch 8"]} == {2}
-    assert sorted(s.copy_round for s in arms["second trainings, batch 32"]) == [0, 0, 2, 2]
+    assert list(arms) == [Arm("imp", 8), Arm("copies", 8), Arm("imp", 32), Arm("copies", 32)]
+    assert [a.label for a in arms][:2] == ["IMP batch 8", "second trainings of IMP batch 8"]
+    assert {s.prune.rounds for s in arms[Arm("imp", 8)]} == {2}
+    assert sorted(s.copy_round for s in arms[Arm("copies", 32)]) == [0, 0, 2, 2]
 
 
 def test_every_cpu_scale_declares_its_probes_with_what_they_found():

@@ -10,7 +10,7 @@ import pytest
 
 from replication.presets import TABLE_1, preset
 from replication.probe import FAILS, SEMISTABLE, STABLE, UNSTABLE
-from replication.registry import CLAIMS, PROBES, SCALES, SETUPS, Part, setup_for
+from replication.registry import CLAIMS, PROBES, SCALES, SETUPS, Arm, Part, setup_for
 
 PAPER_IDS = ["stable-training-finds-tickets", "warmup-helps-semistable", "instability-predicts-tickets",
              "repellence-removes-tickets", "attraction-rescues-unstable", "repel-previous-only-biphasic",
@@ -125,7 +125,8 @@ def test_medium_scale_is_one_bn_resnet_sweep_on_reduced_fashion_mnist():
                for s in medium.values())
     assert medium["stable-training-finds-tickets"].instability_rounds == (5, 10, 15)  # the paper's rounds
     attraction = medium["attraction-rescues-unstable"]
-    rewound = CLAIMS["attraction-rescues-unstable"].arms(attraction)[f"IMP, rewound to step {attraction.rewind_step}"]
+    rewound = CLAIMS["attraction-rescues-unstable"].arms(attraction)[
+        Arm("imp", attraction.small_batch, rewind_step=attraction.rewind_step)]
     assert attraction.rewind_step > 0 and {(s.prune.reset, s.prune.rewind_step, s.train.batch_size) for s in rewound} \
         == {("rewind", attraction.rewind_step, attraction.small_batch)}
 
@@ -175,3 +176,25 @@ def test_every_stand_in_is_what_its_scales_probe_found(scale):
         if setup.small_batch and claim_id in SEMISTABLE_ARM:
             assert found[setup.small_batch] == SEMISTABLE, (claim_id, setup.small_batch)
         assert all(found[b] != FAILS for b in setup.batch_sizes), (claim_id, setup.batch_sizes)
+
+
+def test_an_arms_label_is_derived_from_its_key():
+    assert Arm("imp", 16).label == "IMP batch 16" and str(Arm("reinit")) == "reinit"
+    assert Arm("copies", 256).label == "second trainings of IMP batch 256"
+    assert Arm("imp", 256, repel=2.0).label == "IMP batch 256, repelled (λ=2)"
+    assert Arm("imp", 16, repel=-1.0).label == "IMP batch 16, attracted (λ=-1)"
+    assert Arm("imp", 256, repel=2.0, previous_only=True).label == "IMP batch 256, repelling the previous optimum (λ=2)"
+    assert Arm("imp", 32, warmup_epochs=1, weight_decay=5e-4, rewind_step=52).label == \
+        "IMP batch 32, 1-epoch warm-up, weight decay 0.0005, rewound to step 52"
+    with pytest.raises(ValueError, match="an arm's role is imp, reinit or copies"):
+        Arm("ticket", 16)
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_every_claims_arms_are_distinct_keys_with_distinct_labels(scale):
+    for claim_id, setup in SETUPS[scale].items():
+        if setup.not_run:
+            continue
+        arms = CLAIMS[claim_id].arms(setup)
+        labels = [a.label for a in arms]
+        assert len(set(labels)) == len(labels) == len(arms), (scale, claim_id, labels)

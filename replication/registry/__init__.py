@@ -15,11 +15,11 @@ from __future__ import annotations
 from . import long, medium, paper, small, smoke, smoke_resnet
 from .claims import (ACCURACY, ANGULAR, CLAIMS, LOG_THRESHOLD, RANK, RULES, TEST_ERROR, TRAINING_ERROR, Arms,
                      Claim, Part)
-from .experiments import STABLE_SETUP_NOTE, TRAINS_FLOOR, Probe, Scale, Setup, training_bar
+from .experiments import STABLE_SETUP_NOTE, TRAINS_FLOOR, Arm, Probe, Scale, Setup, labelled, training_bar
 from .paper import PAPER_SEEDS
 
 __all__ = ["ACCURACY", "ANGULAR", "CLAIMS", "LOG_THRESHOLD", "RANK", "RULES", "TEST_ERROR", "TRAINING_ERROR", "Arms",
-           "Claim", "Part", "STABLE_SETUP_NOTE", "TRAINS_FLOOR", "Probe", "Scale", "Setup", "training_bar",
+           "Claim", "Part", "Arm", "labelled", "STABLE_SETUP_NOTE", "TRAINS_FLOOR", "Probe", "Scale", "Setup", "training_bar",
            "PAPER_SEEDS", "SCALE_MODULES", "RECORDS", "SCALES", "SETUPS", "PROBES", "LANDSCAPE_EXAMPLES", "setup_for"]
 
 SCALE_MODULES = (smoke, smoke_resnet, small, medium, long, paper)  # in the order reports and tables list them

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from ..spec import ExperimentSpec
+from .experiments import Arm
 
 if TYPE_CHECKING:
     from .experiments import Setup
@@ -19,10 +20,9 @@ ANGULAR, LOG_THRESHOLD, RANK = "angular distance", "log threshold ratio", "Spear
 
 @dataclass(frozen=True)
 class Part:
-    """One comparison of a claim: its test (stats.beats / exceeds_zero for superiority, stats.noninferior for
-    non-inferiority, stats.equivalent for
-    equivalence, stats.trend for trend), its smallest effect of interest, and the unit of both.
-    tests/test_claim_statistics.py checks the claim module calls these in order and simulates the error rates."""
+    """One comparison of a claim: its rule (superiority, non-inferiority, equivalence or trend; stats.decide applies
+    it), its smallest effect of interest, and the unit of both. tests/test_claim_statistics.py simulates the error
+    rates of every claim's parts at every scale."""
 
     rule: str
     margin: float
@@ -33,7 +33,7 @@ class Part:
             raise ValueError(f"a part needs a rule in {RULES} and a positive margin, got {self.rule!r}, {self.margin}")
 
 
-Arms = Callable[["Setup"], dict[str, list[ExperimentSpec]]]
+Arms = Callable[["Setup"], tuple[Arm, ...]]
 
 
 @dataclass(frozen=True)
@@ -44,22 +44,24 @@ class Claim:
     figure: str
     comparison: str
     parts: tuple[Part, ...]
-    # The experiments the claim compares, by the name the report gives them, for a scale's setup: the claim
-    # test asks for exactly these, and `replication status` counts them.
-    arms: Arms
+    # The arms the claim compares at a scale's setup: the claim test asks for exactly these, and `replication
+    # status` counts their runs.
+    compares: Arms
     core: bool = False
     needs: str = ""  # the analysis still missing where no scale is calibrated
+
+    def arms(self, setup: "Setup") -> dict[Arm, list[ExperimentSpec]]:
+        """Each arm's runs at `setup` (a spec per seed)."""
+        return {arm: setup.runs_of(arm) for arm in self.compares(setup)}
 
     def specs(self, setup: "Setup") -> list[ExperimentSpec]:
         """Every run the claim compares at `setup`, once each (arms share runs), in the arms' order."""
         return list(dict.fromkeys(s for arm in self.arms(setup).values() for s in arm))
 
 
-def _tickets(s: "Setup", batch: int, copies: bool = False) -> dict[str, list[ExperimentSpec]]:
+def _tickets(batch: int | None, copies: bool = False) -> tuple[Arm, ...]:
     """IMP and its reinitialization at one batch size, and the second trainings its instability needs."""
-    imp = s.specs("imp", batch_size=batch)
-    arms = {f"IMP batch {batch}": imp, f"reinit batch {batch}": s.specs("reinit", batch_size=batch)}
-    return {**arms, f"second trainings, batch {batch}": s.copies(imp)} if copies else arms
+    return (Arm("imp", batch), Arm("reinit", batch)) + ((Arm("copies", batch),) if copies else ())
 
 
 CLAIMS: dict[str, Claim] = {c.id: c for c in [
@@ -72,15 +74,15 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           "small batch minus large batch",
           (Part("superiority", 1.0, ACCURACY), Part("non-inferiority", 1.0, ACCURACY),
            Part("superiority", 2.0, TEST_ERROR)),
-          lambda s: {**_tickets(s, s.small_batch, copies=True), **_tickets(s, s.large_batch, copies=True)},
+          lambda s: _tickets(s.small_batch, copies=True) + _tickets(s.large_batch, copies=True),
           core=True),
     Claim(2, "warmup-helps-semistable",
           "A 10-epoch learning-rate warm-up improves IMP near the semistable batch size and makes little "
           "difference once training is fully stable.",
           "Fig. 1", "IMP accuracy with minus without warm-up, semistable and stable batch",
           (Part("superiority", 0.5, ACCURACY), Part("equivalence", 0.5, ACCURACY)),
-          lambda s: {f"IMP batch {b}{warm}": s.specs("imp", batch_size=b, warmup_epochs=epochs)
-                     for b in (s.small_batch, s.large_batch) for warm, epochs in (("", None), (", warm-up", s.warmup_epochs))},
+          lambda s: tuple(Arm("imp", b, warmup_epochs=w) for b in (s.small_batch, s.large_batch)
+                          for w in (0, s.warmup_epochs)),
           needs="a warm-up × batch-size sweep calibrated to a semistable regime"),
     Claim(3, "instability-predicts-tickets",
           "The linear interpolation instability of IMP's subnetworks falls as the batch size grows, and IMP finds "
@@ -89,7 +91,7 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           "advantage over reinitialization (rising); and the ticket at the largest batch against its own dense "
           "network (a winning ticket)",
           (Part("trend", 0.5, RANK), Part("trend", 0.5, RANK), Part("non-inferiority", 1.0, ACCURACY)),
-          lambda s: {k: v for b in s.batch_sizes for k, v in _tickets(s, b, copies=True).items()},
+          lambda s: tuple(arm for b in s.batch_sizes for arm in _tickets(b, copies=True)),
           needs="a calibrated sweep at this scale"),
     Claim(4, "repellence-removes-tickets",
           "Stable IMP trained with the repellent loss (λ = 2) falls to the level of random reinitialization, "
@@ -97,31 +99,23 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           "Fig. 3 left (Conv-4: Fig. 13, LeNet: Fig. 14)",
           "equivalence of repelled IMP and reinitialization; of repelled and plain reinitialization",
           (Part("equivalence", 1.0, ACCURACY), Part("equivalence", 1.0, ACCURACY)),
-          lambda s: {"IMP": s.specs("imp", batch_size=s.large_batch),
-                     f"IMP, repelled (λ={s.repel:g})": s.specs("imp", repel=s.repel, batch_size=s.large_batch),
-                     "random reinit": s.specs("reinit", batch_size=s.large_batch),
-                     f"random reinit, repelled (λ={s.repel:g})": s.specs("reinit", repel=s.repel,
-                                                                          batch_size=s.large_batch)},
+          lambda s: (Arm("imp", s.large_batch), Arm("imp", s.large_batch, repel=s.repel),
+                     Arm("reinit", s.large_batch), Arm("reinit", s.large_batch, repel=s.repel)),
           needs="a calibrated setup at this scale"),
     Claim(5, "attraction-rescues-unstable",
           "With the attractive loss (λ = −1), small-batch IMP finds tickets, though not as good as rewinding.",
           "Fig. 3 right", "attracted IMP minus plain IMP at low densities, small batch; and IMP rewound to an early "
           "step minus attracted IMP (where the scale has a rewinding arm)",
           (Part("superiority", 1.0, ACCURACY), Part("superiority", 1.0, ACCURACY)),
-          lambda s: {"IMP": s.specs("imp", batch_size=s.small_batch),
-                     f"IMP, attracted (λ={s.repel:g})": s.specs("imp", repel=s.repel, batch_size=s.small_batch),
-                     "random reinit": s.specs("reinit", batch_size=s.small_batch),
-                     **({f"IMP, rewound to step {s.rewind_step}": s.specs("imp", rewind_step=s.rewind_step,
-                                                                          batch_size=s.small_batch)}
-                        if s.rewind_step else {})},
+          lambda s: (Arm("imp", s.small_batch), Arm("imp", s.small_batch, repel=s.repel), Arm("reinit", s.small_batch),
+                     *((Arm("imp", s.small_batch, rewind_step=s.rewind_step),) if s.rewind_step else ())),
           needs="a calibrated setup at this scale"),
     Claim(6, "repel-previous-only-biphasic",
           "Repelling only the previous optimum is not enough: IMP retrains to the optimum from two rounds back "
           "(a checkerboard in the distance matrix) and tickets still somewhat win.",
           "Fig. 17", "angular distance of round r to r−1 minus to r−2, repel-previous-only IMP",
           (Part("superiority", 0.05, ANGULAR),),
-          lambda s: {f"IMP repelling the previous optimum (λ={s.repel:g})": s.specs(
-              "imp", repel=s.repel, previous_only=s.previous_only, batch_size=s.large_batch)},
+          lambda s: (Arm("imp", s.large_batch, repel=s.repel, previous_only=s.previous_only),),
           needs="a calibrated setup at this scale"),
     Claim(7, "tickets-retrain-to-similar-regions",
           "With stable IMP the trained networks of successive rounds lie at small angular distances; with small "
@@ -129,9 +123,7 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           "Fig. 4 (also 9–11, 18, 21)",
           "successive-round angular distance, reinitialization minus IMP; and small-batch IMP minus large-batch IMP",
           (Part("superiority", 0.2, ANGULAR), Part("superiority", 0.05, ANGULAR)),
-          lambda s: {f"IMP batch {s.large_batch}": s.specs("imp", batch_size=s.large_batch),
-                     f"reinit batch {s.large_batch}": s.specs("reinit", batch_size=s.large_batch),
-                     f"IMP batch {s.small_batch}": s.specs("imp", batch_size=s.small_batch)},
+          lambda s: (Arm("imp", s.large_batch), Arm("reinit", s.large_batch), Arm("imp", s.small_batch)),
           core=True),
     Claim(8, "weights-grow-away-from-zero",
           "Under stable IMP the surviving weights become bimodal and the pruning threshold rises above that of "
@@ -141,25 +133,21 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           "peak threshold to its last round's, semistable batch minus stable batch",
           (Part("superiority", 0.1, LOG_THRESHOLD), Part("superiority", 0.05, "bimodality coefficient"),
            Part("superiority", 0.1, LOG_THRESHOLD)),
-          lambda s: {"IMP": s.specs("imp", batch_size=s.large_batch),
-                     "random reinit": s.specs("reinit", batch_size=s.large_batch),
-                     **({f"IMP, semistable batch {s.small_batch}": s.specs("imp", batch_size=s.small_batch)}
-                        if s.small_batch else {})}),
+          lambda s: (Arm("imp", s.large_batch), Arm("reinit", s.large_batch),
+                     *((Arm("imp", s.small_batch),) if s.small_batch else ()))),
     Claim(9, "weight-decay-hurts-semistable",
           "Without weight decay (semistable batch, no warm-up) the pruning threshold grows faster and collapses "
           "later, giving a longer high-accuracy plateau.",
           "Fig. 7", "accuracy at low densities, and the pruning threshold, without over with weight decay",
           (Part("superiority", 0.5, ACCURACY), Part("superiority", 0.1, LOG_THRESHOLD)),
-          lambda s: {"IMP, no weight decay": s.specs("imp", batch_size=s.small_batch),
-                     f"IMP, weight decay {s.weight_decay:g}": s.specs("imp", batch_size=s.small_batch,
-                                                                     weight_decay=s.weight_decay)},
+          lambda s: (Arm("imp", s.small_batch), Arm("imp", s.small_batch, weight_decay=s.weight_decay)),
           needs="a semistable setting with weight decay on and off"),
     Claim(10, "same-basin-only-at-medium-density",
           "Between successive stable rounds the error barrier is near zero at medium densities but not at very "
           "high or very low densities; the angular distances stay far below those of reinitializations.",
           "Fig. 8 (also 20, 23)", "error barrier between successive rounds, extremes minus medium densities",
           (Part("superiority", 2.0, TRAINING_ERROR),),
-          lambda s: {"IMP": s.specs("imp", batch_size=s.large_batch)},
+          lambda s: (Arm("imp", s.large_batch),),
           needs="very low densities (more rounds) for the low-density end of the comparison"),
     Claim(11, "random-reinit-fails",
           "On a setup that is stable from initialization (LeNet in the paper; each scale's large batch here), the "
@@ -168,7 +156,6 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           "test accuracy at low densities, ticket minus random reinitialization (same mask), paired by seed; and "
           "the ticket against its own dense network (a winning ticket)",
           (Part("superiority", 1.0, ACCURACY), Part("non-inferiority", 1.0, ACCURACY)),
-          lambda s: {"IMP ticket": s.specs("imp", batch_size=s.large_batch),
-                     "random reinit": s.specs("reinit", batch_size=s.large_batch)},
+          lambda s: (Arm("imp", s.large_batch), Arm("reinit", s.large_batch)),
           core=True),
 ]}

@@ -24,6 +24,50 @@ def training_bar(reference, classes: int, floor: float = TRAINS_FLOOR):
 
 
 @dataclass(frozen=True)
+class Arm:
+    """One arm of a comparison, by what it is: its role (IMP, its reinitialization with the same masks, or the
+    second trainings of IMP's rounds that the instability measure needs), its batch size, and what else sets
+    it apart (a repellent or attractive loss, a warm-up, a weight decay, rewinding). Claim tests, probes and the
+    evidence ask for arms by key; `label`, derived here alone, is what reports show."""
+
+    role: str  # "imp", "reinit" or "copies"
+    batch: int | None = None  # None: the setup's own
+    repel: float = 0.0  # λ: repelled (> 0) or attracted (< 0)
+    previous_only: bool = False  # the loss acts on the previous round's optimum alone
+    warmup_epochs: int = 0
+    weight_decay: float | None = None  # None: the setup's own
+    rewind_step: int = 0  # rewinds to this step instead of resetting to initialization
+
+    def __post_init__(self) -> None:
+        if self.role not in ("imp", "reinit", "copies"):
+            raise ValueError(f"an arm's role is imp, reinit or copies, got {self.role!r}")
+
+    @property
+    def label(self) -> str:
+        name = {"imp": "IMP", "reinit": "reinit", "copies": "second trainings of IMP"}[self.role]
+        settings = [name + (f" batch {self.batch}" if self.batch is not None else "")]
+        if self.repel:
+            what = "repelling the previous optimum" if self.previous_only else \
+                "repelled" if self.repel > 0 else "attracted"
+            settings.append(f"{what} (λ={self.repel:g})")
+        if self.warmup_epochs:
+            settings.append(f"{self.warmup_epochs}-epoch warm-up")
+        if self.weight_decay is not None:
+            settings.append(f"weight decay {self.weight_decay:g}")
+        if self.rewind_step:
+            settings.append(f"rewound to step {self.rewind_step}")
+        return ", ".join(settings)
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def labelled(runs: dict) -> dict:
+    """The same arms keyed by their labels, for tables and figures."""
+    return {str(arm): value for arm, value in runs.items()}
+
+
+@dataclass(frozen=True)
 class Setup:
     """The experiment behind one claim at one scale."""
 
@@ -70,6 +114,14 @@ class Setup:
             base = base.with_(prune=dataclasses.replace(base.prune, reset="rewind", rewind_step=rewind_step))
         return [base.with_(init_seed=s, noise_seed=s) for s in range(seeds or self.seeds)]
 
+    def runs_of(self, arm: Arm) -> list[ExperimentSpec]:
+        """The runs of one arm, a spec per seed."""
+        train = {"batch_size": arm.batch, "warmup_epochs": arm.warmup_epochs or None, "weight_decay": arm.weight_decay}
+        if arm.role == "copies":
+            return self.copies(self.specs("imp", **train))
+        return self.specs(arm.role, repel=arm.repel, previous_only=arm.previous_only, rewind_step=arm.rewind_step,
+                          **train)
+
     def copies(self, runs: list[ExperimentSpec]) -> list[ExperimentSpec]:
         """The second trainings the instability measure needs: each run's rounds `instability_rounds`, and its
         dense round for the paper's "stability at initialization" context."""
@@ -94,14 +146,10 @@ class Probe:
         """Does this probe calibrate a setup on this preset with these overrides (the same training)?"""
         return preset_name == self.preset and dict(overrides) == dict(self.overrides)
 
-    def arms(self) -> dict[str, list[ExperimentSpec]]:
+    def arms(self) -> dict[Arm, list[ExperimentSpec]]:
         """Per batch size: IMP up to the last probed round, and the second trainings of the probed rounds."""
         setup = Setup(self.preset, self.seeds, max(self.rounds), self.overrides, instability_rounds=self.rounds)
-        arms: dict[str, list[ExperimentSpec]] = {}
-        for b in self.batch_sizes:
-            imp = setup.specs("imp", batch_size=b)
-            arms[f"IMP batch {b}"], arms[f"second trainings, batch {b}"] = imp, setup.copies(imp)
-        return arms
+        return {arm: setup.runs_of(arm) for b in self.batch_sizes for arm in (Arm("imp", b), Arm("copies", b))}
 
 
 @dataclass(frozen=True)
