@@ -18,12 +18,12 @@ CLAIM = CLAIMS["attraction-rescues-unstable"]
 @pytest.mark.claim(CLAIM.id)
 def test_attraction_rescues_unstable(lab, setup, conclude):
     runs = lab.arms(CLAIM.arms(setup))
-    small = setup.small_batch
+    small = setup.unstable_batch
     tickets, attracted = runs[Arm("imp", small)], runs[Arm("imp", small, repel=setup.repel)]
 
     low = setup.low_density
     rewound = runs.get(Arm("imp", small, rewind_step=setup.rewind_step)) if setup.rewind_step else None
-    at_low = f"batch {setup.small_batch}, densities ≤ {100 * low:g}%"
+    at_low = f"batch {setup.unstable_batch}, densities ≤ {100 * low:g}%"
     readings = [stats.Reading(low_density_accuracy(attracted, low, tickets[0]), low_density_accuracy(tickets, low),
                               test=f"paired, one-sided: attracted IMP > plain IMP at {at_low}")]
     if rewound:  # a scale without a rewinding arm does not run the second part

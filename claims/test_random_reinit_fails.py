@@ -18,7 +18,7 @@ CLAIM = CLAIMS["random-reinit-fails"]
 @pytest.mark.claim(CLAIM.id)
 def test_random_reinit_fails(lab, setup, conclude):
     runs = lab.arms(CLAIM.arms(setup))  # reinitializations: the same masks with fresh initializations
-    tickets, reinits = runs[Arm("imp", setup.large_batch)], runs[Arm("reinit", setup.large_batch)]
+    tickets, reinits = runs[Arm("imp", setup.stable_batch)], runs[Arm("reinit", setup.stable_batch)]
 
     low = setup.low_density
     decision = stats.decide(CLAIM, [

@@ -17,7 +17,7 @@ CLAIM = CLAIMS["repellence-removes-tickets"]
 @pytest.mark.claim(CLAIM.id)
 def test_repellence_removes_tickets(lab, setup, conclude):
     runs = lab.arms(CLAIM.arms(setup))
-    large, repel = setup.large_batch, setup.repel
+    large, repel = setup.stable_batch, setup.repel
     tickets, reinits = runs[Arm("imp", large)], runs[Arm("reinit", large)]
     repelled, repelled_reinits = runs[Arm("imp", large, repel=repel)], runs[Arm("reinit", large, repel=repel)]
 

@@ -16,7 +16,7 @@ CLAIM = CLAIMS["same-basin-only-at-medium-density"]
 
 @pytest.mark.claim(CLAIM.id)
 def test_same_basin_only_at_medium_density(lab, setup, conclude):
-    tickets = lab.arms(CLAIM.arms(setup))[Arm("imp", setup.large_batch)]
+    tickets = lab.arms(CLAIM.arms(setup))[Arm("imp", setup.stable_batch)]
     barriers = lab.barriers(tickets)  # seeds × (round pairs)
 
     densities = np.array(tickets[0].metric("density"))

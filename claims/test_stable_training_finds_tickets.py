@@ -21,7 +21,7 @@ CLAIM = CLAIMS["stable-training-finds-tickets"]
 
 @pytest.mark.claim(CLAIM.id)
 def test_stable_training_finds_tickets(lab, setup, conclude):
-    small, large = setup.small_batch, setup.large_batch
+    small, large = setup.unstable_batch, setup.stable_batch
     runs = lab.arms(CLAIM.arms(setup))
     tickets = {b: runs[Arm("imp", b)] for b in (small, large)}
     reinits = {b: runs[Arm("reinit", b)] for b in (small, large)}

@@ -16,7 +16,7 @@ CLAIM = CLAIMS["tickets-retrain-to-similar-regions"]
 
 @pytest.mark.claim(CLAIM.id)
 def test_tickets_retrain_to_similar_regions(lab, setup, conclude):
-    small, large = setup.small_batch, setup.large_batch
+    small, large = setup.unstable_batch, setup.stable_batch
     runs = lab.arms(CLAIM.arms(setup))
     distance = {arm: mean_successive_distance(arm_runs) for arm, arm_runs in runs.items()}
 

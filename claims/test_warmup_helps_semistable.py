@@ -17,7 +17,7 @@ CLAIM = CLAIMS["warmup-helps-semistable"]
 
 @pytest.mark.claim(CLAIM.id)
 def test_warmup_helps_semistable(lab, setup, conclude):
-    semistable, stable, warmup = setup.small_batch, setup.large_batch, setup.warmup_epochs
+    semistable, stable, warmup = setup.semistable_batch, setup.stable_batch, setup.warmup_epochs
     runs = lab.arms(CLAIM.arms(setup))
 
     every_round = list(range(len(runs[Arm("imp", semistable)][0].rounds)))

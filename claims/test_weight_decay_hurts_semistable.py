@@ -27,7 +27,7 @@ def test_weight_decay_hurts_semistable(lab, setup, conclude):
     low = setup.low_density
     decision = stats.decide(CLAIM, [
         stats.Reading(low_density_accuracy(plain, low), low_density_accuracy(decayed, low, plain[0]),
-                      test=f"paired, one-sided: IMP without weight decay > with it, batch {setup.small_batch}, "
+                      test=f"paired, one-sided: IMP without weight decay > with it, batch {setup.semistable_batch}, "
                            f"densities ≤ {100 * low:g}%"),
         stats.Reading(log_ratio, test="one-sided: log(threshold without / with weight decay), mean over rounds"),
     ])

@@ -22,8 +22,8 @@ CLAIM = CLAIMS["weights-grow-away-from-zero"]
 @pytest.mark.claim(CLAIM.id)
 def test_weights_grow_away_from_zero(lab, setup, conclude):
     runs = lab.arms(CLAIM.arms(setup))
-    stable, reinit = Arm("imp", setup.large_batch), Arm("reinit", setup.large_batch)
-    semistable = Arm("imp", setup.small_batch) if setup.small_batch else None
+    stable, reinit = Arm("imp", setup.stable_batch), Arm("reinit", setup.stable_batch)
+    semistable = Arm("imp", setup.semistable_batch) if setup.semistable_batch else None
     tickets = runs[stable]
 
     thresholds = {arm: np.stack([own_thresholds(r) for r in arm_runs]) for arm, arm_runs in runs.items()}
@@ -43,8 +43,8 @@ def test_weights_grow_away_from_zero(lab, setup, conclude):
                       test=f"paired, one-sided: bimodality coefficient of surviving weights at round {h}, IMP > reinit"),
         *([stats.Reading(collapse["semistable"], collapse["stable"],
                          test=f"paired, one-sided: log(peak threshold / last round's), IMP at the semistable batch "
-                              f"{setup.small_batch} > at the stable batch {setup.large_batch}")]
-          if setup.small_batch else []),  # no semistable batch at this scale: the third part is not run
+                              f"{setup.semistable_batch} > at the stable batch {setup.stable_batch}")]
+          if setup.semistable_batch else []),  # no semistable batch at this scale: the third part is not run
     ])
 
     densities = np.array(tickets[0].metric("density"))
@@ -54,8 +54,8 @@ def test_weights_grow_away_from_zero(lab, setup, conclude):
     conclude(CLAIM, decision, evidence.by_density(
         lab.figures, CLAIM, "threshold", thresholds, densities, "pruning threshold",
         table=f"Pruning threshold (largest magnitude the next prune removes) by weights remaining: IMP and its "
-              f"reinitialization at the stable batch {setup.large_batch}"
-              + (f", and IMP at the semistable batch {setup.small_batch}" if setup.small_batch else
+              f"reinitialization at the stable batch {setup.stable_batch}"
+              + (f", and IMP at the semistable batch {setup.semistable_batch}" if setup.semistable_batch else
                  " (no semistable batch at this scale by its stability probe: the third part is not run)"),
         caption="Pruning threshold against % of weights remaining (paper Fig. 6)", unit="magnitude", digits=4)
         + Evidence([Table(f"Bimodality coefficient of the surviving weights at round {h} (0.555 = uniform)",

@@ -31,14 +31,14 @@ def configuration(setup: Setup, runs: list[Run]) -> str:
             f"warm-up {t.warmup_epochs} epochs, {t.init} init{'' if t.precision == 'fp32' else ', ' + t.precision};"
             f" IMP prunes {p.fraction:.0%} of the surviving "
             f"weights per round globally, {p.rounds} rounds, reset to {p.reset}; {setup.seeds} seeds.")
-    small, large = setup.small_batch, setup.large_batch
+    regimes = [f"{b} ({name})" for b, name in ((setup.unstable_batch, "unstable"),
+                                                (setup.semistable_batch, "semistable"), (setup.stable_batch, "stable")) if b]
     if setup.warmup_epochs:
-        text += (f" Arms: with and without a {setup.warmup_epochs}-epoch warm-up, at batch {small} (semistable) "
-                 f"and {large} (stable).")
+        text += f" Arms: with and without a {setup.warmup_epochs}-epoch warm-up, at batch {' and '.join(regimes)}."
     elif setup.weight_decay:
-        text += f" Arms: weight decay {setup.weight_decay:g} against none, at batch {small} (semistable)."
-    elif small and large:
-        text += f" Batch sizes compared: {small} (unstable) and {large} (stable)."
+        text += f" Arms: weight decay {setup.weight_decay:g} against none, at batch {' and '.join(regimes)}."
+    elif len(regimes) > 1:
+        text += f" Batch sizes compared: {' and '.join(regimes)}."
     return text
 
 

@@ -39,7 +39,8 @@ def _fake_cifar10(folder: Path, n_train: int = 80, n_test: int = 32) -> None:
 def _shrunk(setup: registry.Setup) -> registry.Setup:
     smaller = lambda b: b and max(2, b // 32)  # noqa: E731  (64 … 2048 -> 2 … 64, still distinct)
     return dataclasses.replace(
-        setup, seeds=2, rounds=2, small_batch=smaller(setup.small_batch), large_batch=smaller(setup.large_batch),
+        setup, seeds=2, rounds=2, unstable_batch=smaller(setup.unstable_batch),
+        semistable_batch=smaller(setup.semistable_batch), stable_batch=smaller(setup.stable_batch),
         batch_sizes=tuple(smaller(b) for b in setup.batch_sizes), warmup_epochs=min(setup.warmup_epochs, 1),
         instability_rounds=(1,) if setup.instability_rounds else (), histogram_round=1, low_density=0.7,
         medium_density=(0.6, 0.9))  # rounds 0-1 are an 'extreme' pair, rounds 1-2 a 'medium' one

@@ -14,16 +14,14 @@ kernels, so they are pinned for the torch version and CPU kernel family they wer
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 import torch
 
-from replication.data import load_digits
-from replication.imp import run_experiments
 from replication.instability_map import MAPS
 from replication.presets import PRESETS
 from replication.registry import CLAIMS, SCALES, setup_for
-from replication.store import RunStore, tensor_bytes
 
 from conftest import tiny_spec
 
@@ -126,25 +124,36 @@ TRAINER_PATHS = {
 }
 
 
-def _bits(runs) -> str:
-    h = hashlib.sha256()
-    for run in runs:
+_DIGEST = """
+import hashlib, sys, tempfile
+import torch
+torch.set_num_threads(1)  # a CPU's bits depend on the thread count
+sys.path.insert(0, {tests!r})
+from test_pinned import TRAINER_PATHS
+from replication.data import load_digits
+from replication.imp import run_experiments
+from replication.store import RunStore, tensor_bytes
+h = hashlib.sha256()
+with tempfile.TemporaryDirectory() as store:
+    for run in run_experiments(TRAINER_PATHS[{path!r}][0], RunStore(store), data=load_digits()):
         for r in run.rounds:
             h.update(tensor_bytes(r.mask))
             h.update(tensor_bytes(r.trained))
-    return h.hexdigest()[:16]
+print(h.hexdigest()[:16])
+"""
 
 
 @pytest.mark.skipif(torch.__version__.split("+")[0] != GOLDEN_TORCH
                     or torch.backends.cpu.get_cpu_capability() != GOLDEN_CPU,
                     reason=f"golden bits were taken with torch {GOLDEN_TORCH} on {GOLDEN_CPU} kernels")
 @pytest.mark.parametrize("path", TRAINER_PATHS)
-def test_each_trainer_path_trains_the_golden_bits(path, tmp_path):
-    specs, golden = TRAINER_PATHS[path]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a CPU's bits depend on the thread count (conftest sets 1 too)
-    try:
-        runs = run_experiments(specs, RunStore(tmp_path), data=load_digits())
-    finally:
-        torch.set_num_threads(threads)
-    assert _bits(runs) == golden, f"{path}: training changed its bits"
+def test_each_trainer_path_trains_the_golden_bits(path):
+    """In a fresh process: what a test session imported or switched before (an in-process pytester session drops
+    torch modules it loaded) must not decide the bits."""
+    import subprocess
+    import sys
+
+    code = _DIGEST.format(tests=str(Path(__file__).parent), path=path)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == TRAINER_PATHS[path][1], f"{path}: training changed its bits"

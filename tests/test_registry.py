@@ -34,7 +34,7 @@ def test_every_claim_has_an_experiment(scale):
 def test_paper_scale_is_the_papers_experiment(claim_id):
     setup = setup_for(claim_id, "paper")
     assert setup.preset in TABLE_1 and setup.rounds == 25 and setup.seeds >= 3
-    batches = {b for b in (setup.small_batch, setup.large_batch, *setup.batch_sizes) if b}
+    batches = {b for b in (setup.unstable_batch, setup.semistable_batch, setup.stable_batch, *setup.batch_sizes) if b}
     assert batches <= FIG_1_BATCHES
     table = TABLE_1[setup.preset]
     for spec in specs_of(claim_id, setup):  # every arm is Table 1's row, but for what the claim itself varies
@@ -48,15 +48,15 @@ def test_paper_scale_is_the_papers_experiment(claim_id):
 def test_paper_scale_roles_of_the_batch_sizes():
     """Stable means 2048 (or 1024), unstable 128, semistable 512 (docs/paper.md, "The claims")."""
     paper = SETUPS["paper"]
-    assert paper["stable-training-finds-tickets"].small_batch == 128
-    assert paper["stable-training-finds-tickets"].large_batch == 2048
+    assert paper["stable-training-finds-tickets"].unstable_batch == 128
+    assert paper["stable-training-finds-tickets"].stable_batch == 2048
     assert paper["instability-predicts-tickets"].batch_sizes == (64, 128, 256, 512, 1024, 2048)
     assert paper["instability-predicts-tickets"].instability_rounds == (5, 10, 15)
     for claim_id in ("warmup-helps-semistable", "weight-decay-hurts-semistable"):
-        assert paper[claim_id].small_batch == 512
+        assert paper[claim_id].semistable_batch == 512
     assert paper["warmup-helps-semistable"].warmup_epochs == 10  # docs/paper.md: warm-up over the first 10 epochs
-    assert paper["repellence-removes-tickets"].repel == 2.0 and paper["repellence-removes-tickets"].large_batch == 2048
-    assert paper["attraction-rescues-unstable"].repel == -1.0 and paper["attraction-rescues-unstable"].small_batch == 128
+    assert paper["repellence-removes-tickets"].repel == 2.0 and paper["repellence-removes-tickets"].stable_batch == 2048
+    assert paper["attraction-rescues-unstable"].repel == -1.0 and paper["attraction-rescues-unstable"].unstable_batch == 128
 
 
 def test_weight_decay_claim_compares_table_1_decay_against_none():
@@ -102,11 +102,11 @@ def test_small_scale_is_one_fashion_mnist_sweep_with_the_papers_roles():
     assert {s.preset for s in sweep.values()} == {"lenet-fashion-mnist-sgd"}
     train = preset("lenet-fashion-mnist-sgd").train
     assert (train.dataset, train.optimizer, train.lr, train.momentum) == ("fashion-mnist", "sgd", 0.1, 0.9)
-    assert all(s.large_batch == 512 and s.seeds == 5 and s.rounds == 12 for s in sweep.values())
+    assert all(s.stable_batch == 512 and s.seeds == 5 and s.rounds == 12 for s in sweep.values())
     for claim_id in ("stable-training-finds-tickets", "attraction-rescues-unstable", "tickets-retrain-to-similar-regions"):
-        assert small[claim_id].small_batch == 128
+        assert small[claim_id].unstable_batch == 128
     for claim_id in ("warmup-helps-semistable", "weight-decay-hurts-semistable", "weights-grow-away-from-zero"):
-        assert small[claim_id].small_batch == 256
+        assert small[claim_id].semistable_batch == 256
     assert small["instability-predicts-tickets"].batch_sizes == (128, 256, 512)
     assert small["random-reinit-fails"].preset == "lenet-fashion-mnist"
 
@@ -126,9 +126,9 @@ def test_medium_scale_is_one_bn_resnet_sweep_on_reduced_fashion_mnist():
     assert medium["stable-training-finds-tickets"].instability_rounds == (5, 10, 15)  # the paper's rounds
     attraction = medium["attraction-rescues-unstable"]
     rewound = CLAIMS["attraction-rescues-unstable"].arms(attraction)[
-        Arm("imp", attraction.small_batch, rewind_step=attraction.rewind_step)]
+        Arm("imp", attraction.unstable_batch, rewind_step=attraction.rewind_step)]
     assert attraction.rewind_step > 0 and {(s.prune.reset, s.prune.rewind_step, s.train.batch_size) for s in rewound} \
-        == {("rewind", attraction.rewind_step, attraction.small_batch)}
+        == {("rewind", attraction.rewind_step, attraction.unstable_batch)}
 
 
 def test_a_scale_without_a_rewinding_arm_asks_for_none():
@@ -155,26 +155,19 @@ def test_known_refuted_records_state_mechanisms_not_numbers(scale):
         assert not re.search(r"\d\.\d|%|\[", setup.known_refuted), (claim_id, setup.known_refuted)
 
 
-# The arm of each claim that stands for a regime, by the claim's own words.
-UNSTABLE_ARM = {"stable-training-finds-tickets", "attraction-rescues-unstable", "tickets-retrain-to-similar-regions"}
-SEMISTABLE_ARM = {"warmup-helps-semistable", "weights-grow-away-from-zero", "weight-decay-hurts-semistable"}
-
-
 @pytest.mark.parametrize("scale", sorted(PROBES))
 def test_every_stand_in_is_what_its_scales_probe_found(scale):
-    """A setup on a probed training uses, for unstable, semistable and stable, batch sizes its probe classified so;
+    """A setup on a probed training uses, for each regime-named batch field, a batch size its probe classified so;
     every batch of a sweep trains. A setup no probe covers is not held to one (it says so in `differs`)."""
     for claim_id, setup in SETUPS[scale].items():
         probes = [p for p in PROBES[scale] if p.covers(setup.preset, setup.overrides)]
         if setup.not_run or not probes:
             continue
         found = dict(probes[0].found)
-        if setup.large_batch:
-            assert found[setup.large_batch] == STABLE, (claim_id, setup.large_batch)
-        if setup.small_batch and claim_id in UNSTABLE_ARM:
-            assert found[setup.small_batch] == UNSTABLE, (claim_id, setup.small_batch)
-        if setup.small_batch and claim_id in SEMISTABLE_ARM:
-            assert found[setup.small_batch] == SEMISTABLE, (claim_id, setup.small_batch)
+        for batch, regime in ((setup.unstable_batch, UNSTABLE), (setup.semistable_batch, SEMISTABLE),
+                              (setup.stable_batch, STABLE)):
+            if batch:
+                assert found[batch] == regime, (claim_id, batch, regime)
         assert all(found[b] != FAILS for b in setup.batch_sizes), (claim_id, setup.batch_sizes)
 
 

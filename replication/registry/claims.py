@@ -74,14 +74,14 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           "small batch minus large batch",
           (Part("superiority", 1.0, ACCURACY), Part("non-inferiority", 1.0, ACCURACY),
            Part("superiority", 2.0, TEST_ERROR)),
-          lambda s: _tickets(s.small_batch, copies=True) + _tickets(s.large_batch, copies=True),
+          lambda s: _tickets(s.unstable_batch, copies=True) + _tickets(s.stable_batch, copies=True),
           core=True),
     Claim(2, "warmup-helps-semistable",
           "A 10-epoch learning-rate warm-up improves IMP near the semistable batch size and makes little "
           "difference once training is fully stable.",
           "Fig. 1", "IMP accuracy with minus without warm-up, semistable and stable batch",
           (Part("superiority", 0.5, ACCURACY), Part("equivalence", 0.5, ACCURACY)),
-          lambda s: tuple(Arm("imp", b, warmup_epochs=w) for b in (s.small_batch, s.large_batch)
+          lambda s: tuple(Arm("imp", b, warmup_epochs=w) for b in (s.semistable_batch, s.stable_batch)
                           for w in (0, s.warmup_epochs)),
           needs="a warm-up × batch-size sweep calibrated to a semistable regime"),
     Claim(3, "instability-predicts-tickets",
@@ -99,23 +99,23 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           "Fig. 3 left (Conv-4: Fig. 13, LeNet: Fig. 14)",
           "equivalence of repelled IMP and reinitialization; of repelled and plain reinitialization",
           (Part("equivalence", 1.0, ACCURACY), Part("equivalence", 1.0, ACCURACY)),
-          lambda s: (Arm("imp", s.large_batch), Arm("imp", s.large_batch, repel=s.repel),
-                     Arm("reinit", s.large_batch), Arm("reinit", s.large_batch, repel=s.repel)),
+          lambda s: (Arm("imp", s.stable_batch), Arm("imp", s.stable_batch, repel=s.repel),
+                     Arm("reinit", s.stable_batch), Arm("reinit", s.stable_batch, repel=s.repel)),
           needs="a calibrated setup at this scale"),
     Claim(5, "attraction-rescues-unstable",
           "With the attractive loss (λ = −1), small-batch IMP finds tickets, though not as good as rewinding.",
           "Fig. 3 right", "attracted IMP minus plain IMP at low densities, small batch; and IMP rewound to an early "
           "step minus attracted IMP (where the scale has a rewinding arm)",
           (Part("superiority", 1.0, ACCURACY), Part("superiority", 1.0, ACCURACY)),
-          lambda s: (Arm("imp", s.small_batch), Arm("imp", s.small_batch, repel=s.repel), Arm("reinit", s.small_batch),
-                     *((Arm("imp", s.small_batch, rewind_step=s.rewind_step),) if s.rewind_step else ())),
+          lambda s: (Arm("imp", s.unstable_batch), Arm("imp", s.unstable_batch, repel=s.repel), Arm("reinit", s.unstable_batch),
+                     *((Arm("imp", s.unstable_batch, rewind_step=s.rewind_step),) if s.rewind_step else ())),
           needs="a calibrated setup at this scale"),
     Claim(6, "repel-previous-only-biphasic",
           "Repelling only the previous optimum is not enough: IMP retrains to the optimum from two rounds back "
           "(a checkerboard in the distance matrix) and tickets still somewhat win.",
           "Fig. 17", "angular distance of round r to r−1 minus to r−2, repel-previous-only IMP",
           (Part("superiority", 0.05, ANGULAR),),
-          lambda s: (Arm("imp", s.large_batch, repel=s.repel, previous_only=s.previous_only),),
+          lambda s: (Arm("imp", s.stable_batch, repel=s.repel, previous_only=s.previous_only),),
           needs="a calibrated setup at this scale"),
     Claim(7, "tickets-retrain-to-similar-regions",
           "With stable IMP the trained networks of successive rounds lie at small angular distances; with small "
@@ -123,7 +123,7 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           "Fig. 4 (also 9–11, 18, 21)",
           "successive-round angular distance, reinitialization minus IMP; and small-batch IMP minus large-batch IMP",
           (Part("superiority", 0.2, ANGULAR), Part("superiority", 0.05, ANGULAR)),
-          lambda s: (Arm("imp", s.large_batch), Arm("reinit", s.large_batch), Arm("imp", s.small_batch)),
+          lambda s: (Arm("imp", s.stable_batch), Arm("reinit", s.stable_batch), Arm("imp", s.unstable_batch)),
           core=True),
     Claim(8, "weights-grow-away-from-zero",
           "Under stable IMP the surviving weights become bimodal and the pruning threshold rises above that of "
@@ -133,21 +133,21 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           "peak threshold to its last round's, semistable batch minus stable batch",
           (Part("superiority", 0.1, LOG_THRESHOLD), Part("superiority", 0.05, "bimodality coefficient"),
            Part("superiority", 0.1, LOG_THRESHOLD)),
-          lambda s: (Arm("imp", s.large_batch), Arm("reinit", s.large_batch),
-                     *((Arm("imp", s.small_batch),) if s.small_batch else ()))),
+          lambda s: (Arm("imp", s.stable_batch), Arm("reinit", s.stable_batch),
+                     *((Arm("imp", s.semistable_batch),) if s.semistable_batch else ()))),
     Claim(9, "weight-decay-hurts-semistable",
           "Without weight decay (semistable batch, no warm-up) the pruning threshold grows faster and collapses "
           "later, giving a longer high-accuracy plateau.",
           "Fig. 7", "accuracy at low densities, and the pruning threshold, without over with weight decay",
           (Part("superiority", 0.5, ACCURACY), Part("superiority", 0.1, LOG_THRESHOLD)),
-          lambda s: (Arm("imp", s.small_batch), Arm("imp", s.small_batch, weight_decay=s.weight_decay)),
+          lambda s: (Arm("imp", s.semistable_batch), Arm("imp", s.semistable_batch, weight_decay=s.weight_decay)),
           needs="a semistable setting with weight decay on and off"),
     Claim(10, "same-basin-only-at-medium-density",
           "Between successive stable rounds the error barrier is near zero at medium densities but not at very "
           "high or very low densities; the angular distances stay far below those of reinitializations.",
           "Fig. 8 (also 20, 23)", "error barrier between successive rounds, extremes minus medium densities",
           (Part("superiority", 2.0, TRAINING_ERROR),),
-          lambda s: (Arm("imp", s.large_batch),),
+          lambda s: (Arm("imp", s.stable_batch),),
           needs="very low densities (more rounds) for the low-density end of the comparison"),
     Claim(11, "random-reinit-fails",
           "On a setup that is stable from initialization (LeNet in the paper; each scale's large batch here), the "
@@ -156,6 +156,6 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           "test accuracy at low densities, ticket minus random reinitialization (same mask), paired by seed; and "
           "the ticket against its own dense network (a winning ticket)",
           (Part("superiority", 1.0, ACCURACY), Part("non-inferiority", 1.0, ACCURACY)),
-          lambda s: (Arm("imp", s.large_batch), Arm("reinit", s.large_batch)),
+          lambda s: (Arm("imp", s.stable_batch), Arm("reinit", s.stable_batch)),
           core=True),
 ]}

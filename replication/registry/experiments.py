@@ -75,8 +75,11 @@ class Setup:
     seeds: int
     rounds: int
     overrides: tuple[tuple[str, Any], ...] = ()  # training settings replaced in the preset
-    small_batch: int | None = None  # the unstable arm of a batch-size comparison
-    large_batch: int | None = None  # the stable arm
+    # The batch sizes that stand for the paper's regimes in the claim's comparison, named by the regime the scale's
+    # stability probe found them in (tests/test_registry.py holds each to its probe's record).
+    unstable_batch: int | None = None
+    semistable_batch: int | None = None
+    stable_batch: int | None = None
     low_density: float = 0.05  # "low densities": rounds at or below this fraction remaining
     # The subnetworks whose LII decides a claim about instability (the paper reads rounds 5, 10 and 15: 32.8,
     # 10.7 and 3.5% remaining); the dense round 0 is measured beside them as context, never decides.

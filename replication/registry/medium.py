@@ -13,7 +13,7 @@ import math
 # rewinding arm rewinds to 5% of the unstable batch's training steps.
 _MEDIUM_UNSTABLE, _MEDIUM_SEMISTABLE, _MEDIUM_STABLE = 16, 32, 256
 _MEDIUM_REWIND = math.ceil(0.05 * 2 * math.ceil(8192 / _MEDIUM_UNSTABLE))
-_MEDIUM_SWEEP = dict(preset="resnet20-fashion-mnist-sgd", seeds=5, rounds=16, large_batch=_MEDIUM_STABLE,
+_MEDIUM_SWEEP = dict(preset="resnet20-fashion-mnist-sgd", seeds=5, rounds=16, stable_batch=_MEDIUM_STABLE,
                      low_density=0.07)
 _MEDIUM_NOTE = ("ResNet-20 (batch norm, parameter-free shortcuts) at width 8 instead of 16, on Fashion-MNIST "
                 "reduced to 8,192 training images at 14×14 instead of CIFAR-10, so that it runs on a 2-core CPU in "
@@ -25,10 +25,10 @@ _MEDIUM_NOTE = ("ResNet-20 (batch norm, parameter-free shortcuts) at width 8 ins
 
 SETUPS: dict[str, Setup] = {
     "random-reinit-fails": Setup(**_MEDIUM_SWEEP, differs=_MEDIUM_NOTE + STABLE_SETUP_NOTE),
-    "stable-training-finds-tickets": Setup(**_MEDIUM_SWEEP, small_batch=_MEDIUM_UNSTABLE,
+    "stable-training-finds-tickets": Setup(**_MEDIUM_SWEEP, unstable_batch=_MEDIUM_UNSTABLE,
                                            instability_rounds=(5, 10, 15), differs=_MEDIUM_NOTE),
     "warmup-helps-semistable": Setup(
-        **_MEDIUM_SWEEP, small_batch=_MEDIUM_SEMISTABLE, warmup_epochs=1,
+        **_MEDIUM_SWEEP, semistable_batch=_MEDIUM_SEMISTABLE, warmup_epochs=1,
         differs=_MEDIUM_NOTE + " The warm-up is 1 of 2 epochs (the paper: 10 of 85)."),
     "instability-predicts-tickets": Setup(
         **_MEDIUM_SWEEP, batch_sizes=(_MEDIUM_UNSTABLE, _MEDIUM_SEMISTABLE, _MEDIUM_STABLE),
@@ -37,17 +37,17 @@ SETUPS: dict[str, Setup] = {
     "repellence-removes-tickets": Setup(**_MEDIUM_SWEEP, repel=2.0,
                                         differs=_MEDIUM_NOTE + " The paper's λ = 2 at the stable batch."),
     "attraction-rescues-unstable": Setup(
-        **_MEDIUM_SWEEP, small_batch=_MEDIUM_UNSTABLE, repel=-1.0, rewind_step=_MEDIUM_REWIND,
+        **_MEDIUM_SWEEP, unstable_batch=_MEDIUM_UNSTABLE, repel=-1.0, rewind_step=_MEDIUM_REWIND,
         differs=_MEDIUM_NOTE + f" The paper's λ = −1 at the unstable batch; the rewinding arm rewinds to step "
                                f"{_MEDIUM_REWIND}, 5% of that batch's training (the paper does not say where it "
                                f"rewinds; Frankle et al. 2020 rewind ResNet-20 to a few percent of training)."),
     "repel-previous-only-biphasic": Setup(**_MEDIUM_SWEEP, repel=2.0, previous_only=True,
                                           differs=_MEDIUM_NOTE + " λ = 2 against the previous optimum only."),
-    "tickets-retrain-to-similar-regions": Setup(**_MEDIUM_SWEEP, small_batch=_MEDIUM_UNSTABLE,
+    "tickets-retrain-to-similar-regions": Setup(**_MEDIUM_SWEEP, unstable_batch=_MEDIUM_UNSTABLE,
                                                 differs=_MEDIUM_NOTE),
-    "weights-grow-away-from-zero": Setup(**_MEDIUM_SWEEP, small_batch=_MEDIUM_SEMISTABLE, differs=_MEDIUM_NOTE),
+    "weights-grow-away-from-zero": Setup(**_MEDIUM_SWEEP, semistable_batch=_MEDIUM_SEMISTABLE, differs=_MEDIUM_NOTE),
     "weight-decay-hurts-semistable": Setup(
-        **_MEDIUM_SWEEP, small_batch=_MEDIUM_SEMISTABLE, weight_decay=5e-4,
+        **_MEDIUM_SWEEP, semistable_batch=_MEDIUM_SEMISTABLE, weight_decay=5e-4,
         differs=_MEDIUM_NOTE + " Weight decay 5e-4 against none (Table 1's 1e-5 does nothing in 2 epochs)."),
     "same-basin-only-at-medium-density": Setup(
         **_MEDIUM_SWEEP, differs=_MEDIUM_NOTE + " 16 rounds reach 2.8%, so both extremes exist: pairs above "

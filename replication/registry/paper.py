@@ -23,22 +23,22 @@ _RESNET = dict(preset="resnet20-cifar10", seeds=PAPER_SEEDS, rounds=25, low_dens
 SETUPS: dict[str, Setup] = {
     "random-reinit-fails": Setup("lenet-mnist", seeds=PAPER_SEEDS, rounds=25, low_density=0.05,
                                  differs=_SEEDS_NOTE),
-    "stable-training-finds-tickets": Setup(**_RESNET, small_batch=128, large_batch=2048,
+    "stable-training-finds-tickets": Setup(**_RESNET, unstable_batch=128, stable_batch=2048,
                                            instability_rounds=(5, 10, 15)),
-    "warmup-helps-semistable": Setup(**_RESNET, small_batch=512, large_batch=2048, warmup_epochs=10),
+    "warmup-helps-semistable": Setup(**_RESNET, semistable_batch=512, stable_batch=2048, warmup_epochs=10),
     "instability-predicts-tickets": Setup(**_RESNET, batch_sizes=(64, 128, 256, 512, 1024, 2048),
                                           instability_rounds=(5, 10, 15)),
-    "repellence-removes-tickets": Setup(**_RESNET, large_batch=2048, repel=2.0),
+    "repellence-removes-tickets": Setup(**_RESNET, stable_batch=2048, repel=2.0),
     "attraction-rescues-unstable": Setup(**{**_RESNET, "differs": _SEEDS_NOTE + " No rewinding arm: the claim's "
                                                      "\"not as good as rewinding\" is not tested."},
-                                         small_batch=128, repel=-1.0),
-    "repel-previous-only-biphasic": Setup(**_RESNET, large_batch=2048, repel=2.0, previous_only=True),
-    "tickets-retrain-to-similar-regions": Setup(**_RESNET, small_batch=128, large_batch=2048),
-    "weights-grow-away-from-zero": Setup(**_RESNET, small_batch=512, large_batch=2048, histogram_round=10),
+                                         unstable_batch=128, repel=-1.0),
+    "repel-previous-only-biphasic": Setup(**_RESNET, stable_batch=2048, repel=2.0, previous_only=True),
+    "tickets-retrain-to-similar-regions": Setup(**_RESNET, unstable_batch=128, stable_batch=2048),
+    "weights-grow-away-from-zero": Setup(**_RESNET, semistable_batch=512, stable_batch=2048, histogram_round=10),
     # Table 1's 1e-5 is the decayed arm; the other arm switches it off.
     "weight-decay-hurts-semistable": Setup(**{**_RESNET, "overrides": (("weight_decay", 0.0), *_PAPER_ENGINE)},
-                                           small_batch=512, weight_decay=1e-5),
-    "same-basin-only-at-medium-density": Setup(**_RESNET, large_batch=2048, medium_density=(0.035, 0.52)),
+                                           semistable_batch=512, weight_decay=1e-5),
+    "same-basin-only-at-medium-density": Setup(**_RESNET, stable_batch=2048, medium_density=(0.035, 0.52)),
 }
 
 # The whole CIFAR-10 test set (10,000), and batch norm recomputed on the first 10,000 training images rather than

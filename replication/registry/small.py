@@ -5,7 +5,7 @@ from __future__ import annotations
 from .experiments import Probe, Scale, Setup
 
 # One SGD sweep on Fashion-MNIST serves claims 1–10 at small scale, as the digits sweep does at smoke.
-_FASHION_SWEEP = dict(preset="lenet-fashion-mnist-sgd", seeds=5, rounds=12, large_batch=512)
+_FASHION_SWEEP = dict(preset="lenet-fashion-mnist-sgd", seeds=5, rounds=12, stable_batch=512)
 _FASHION_NOTE = ("Fashion-MNIST (60,000 training images, a Debian package) and LeNet-300-100 instead of CIFAR-10 "
                  "and ResNet-20, so that it runs on a 2-core CPU in about an hour. SGD with momentum 0.9 and lr 0.1 as "
                  "in Table 1, constant, 3 epochs per round (the paper: 85); batch 128 stands for the unstable 128, "
@@ -18,10 +18,10 @@ SETUPS: dict[str, Setup] = {
                                  overrides=(("epochs", 5),),
                                  differs="Fashion-MNIST instead of MNIST (it ships as a Debian package), "
                                          "5 epochs instead of 25, 15 rounds instead of 25."),
-    "stable-training-finds-tickets": Setup(**_FASHION_SWEEP, small_batch=128, low_density=0.11,
+    "stable-training-finds-tickets": Setup(**_FASHION_SWEEP, unstable_batch=128, low_density=0.11,
                                            instability_rounds=(5, 10), differs=_FASHION_NOTE),
     "warmup-helps-semistable": Setup(
-        **_FASHION_SWEEP, small_batch=256, warmup_epochs=1,
+        **_FASHION_SWEEP, semistable_batch=256, warmup_epochs=1,
         differs=_FASHION_NOTE + " The warm-up is 1 of 3 epochs (the paper: 10 of 85)."),
     "instability-predicts-tickets": Setup(**_FASHION_SWEEP, batch_sizes=(128, 256, 512), low_density=0.11,
                                           instability_rounds=(5, 10),
@@ -29,16 +29,16 @@ SETUPS: dict[str, Setup] = {
                                                                   "semistable and stable ones."),
     "repellence-removes-tickets": Setup(**_FASHION_SWEEP, repel=2.0, low_density=0.11,
                                         differs=_FASHION_NOTE + " The paper's λ = 2 at the stable batch 512."),
-    "attraction-rescues-unstable": Setup(**_FASHION_SWEEP, small_batch=128, repel=-1.0, low_density=0.11,
+    "attraction-rescues-unstable": Setup(**_FASHION_SWEEP, unstable_batch=128, repel=-1.0, low_density=0.11,
                                          differs=_FASHION_NOTE + " The paper's λ = −1 at the unstable batch 128; "
                                                                  "no rewinding arm."),
     "repel-previous-only-biphasic": Setup(**_FASHION_SWEEP, repel=2.0, previous_only=True,
                                           differs=_FASHION_NOTE + " λ = 2 against the previous optimum only."),
-    "tickets-retrain-to-similar-regions": Setup(**_FASHION_SWEEP, small_batch=128, differs=_FASHION_NOTE),
-    "weights-grow-away-from-zero": Setup(**_FASHION_SWEEP, small_batch=256, low_density=0.11, histogram_round=10,
+    "tickets-retrain-to-similar-regions": Setup(**_FASHION_SWEEP, unstable_batch=128, differs=_FASHION_NOTE),
+    "weights-grow-away-from-zero": Setup(**_FASHION_SWEEP, semistable_batch=256, low_density=0.11, histogram_round=10,
                                          differs=_FASHION_NOTE),
     "weight-decay-hurts-semistable": Setup(
-        **_FASHION_SWEEP, small_batch=256, weight_decay=5e-4, low_density=0.11,
+        **_FASHION_SWEEP, semistable_batch=256, weight_decay=5e-4, low_density=0.11,
         differs=_FASHION_NOTE + " Weight decay 5e-4 against none."),
     "same-basin-only-at-medium-density": Setup(
         **_FASHION_SWEEP,

@@ -21,15 +21,15 @@ _NO_SEMISTABLE_SMOKE = ("the smoke stability probes find no semistable batch siz
 
 # One SGD sweep serves claims 1–10: the same specs, so the same stored runs. lr 0.04 from the probes (above).
 _SGD_SWEEP = dict(preset="lenet-digits-sgd", seeds=8, rounds=12, overrides=(("epochs", 10), ("lr", 0.04)),
-                  large_batch=256)
+                  stable_batch=256)
 
 SETUPS: dict[str, Setup] = {
     "random-reinit-fails": Setup("lenet-digits", seeds=8, rounds=20, low_density=0.05, differs=_DIGITS_NOTE),
     "tickets-retrain-to-similar-regions": Setup(
-        **_SGD_SWEEP, small_batch=8,
+        **_SGD_SWEEP, unstable_batch=8,
         differs=_SGD_NOTE),
     "stable-training-finds-tickets": Setup(
-        **_SGD_SWEEP, small_batch=8, low_density=0.11, instability_rounds=(5, 10), differs=_SGD_NOTE,
+        **_SGD_SWEEP, unstable_batch=8, low_density=0.11, instability_rounds=(5, 10), differs=_SGD_NOTE,
         known_refuted="the digits MLP's instability at batch 8 is confined to the dense network: its subnetworks "
                       "are as stable as batch 256's, so the subnetwork LII part cannot hold here. And at batch "
                       "256 the ticket's advantage is over reinitializations that fail to train in its few steps, "
@@ -46,7 +46,7 @@ SETUPS: dict[str, Setup] = {
                       "gradient (tests), so we believe λ needs retuning at this scale; it was not retuned here, "
                       "to avoid tuning until the test passes"),
     "attraction-rescues-unstable": Setup(
-        **_SGD_SWEEP, small_batch=8, repel=-1.0, low_density=0.11,
+        **_SGD_SWEEP, unstable_batch=8, repel=-1.0, low_density=0.11,
         differs=_SGD_NOTE + " Attraction at the unstable batch 8 with the paper's λ = −1; no rewinding arm yet.",
         known_refuted="there is nothing to rescue at this scale: plain IMP at batch 8 already beats "
                       "reinitialization at low densities, so attraction cannot add the margin"),
@@ -55,12 +55,12 @@ SETUPS: dict[str, Setup] = {
         differs=_SGD_NOTE + " Repelling only the previous round's optimum, λ = 2, batch 256.",
         known_refuted="λ = 2 hardly moves the digits MLP (see repellence-removes-tickets), so successive rounds "
                       "do not bounce back to the optimum two rounds before"),
-    "warmup-helps-semistable": Setup(**_SGD_SWEEP, small_batch=None, warmup_epochs=1,
+    "warmup-helps-semistable": Setup(**_SGD_SWEEP, semistable_batch=None, warmup_epochs=1,
                                      differs=_SGD_NOTE, not_run=_NO_SEMISTABLE_SMOKE),
-    "weight-decay-hurts-semistable": Setup(**_SGD_SWEEP, small_batch=None, weight_decay=5e-4, low_density=0.11,
+    "weight-decay-hurts-semistable": Setup(**_SGD_SWEEP, semistable_batch=None, weight_decay=5e-4, low_density=0.11,
                                            differs=_SGD_NOTE, not_run=_NO_SEMISTABLE_SMOKE),
     "weights-grow-away-from-zero": Setup(
-        **_SGD_SWEEP, small_batch=None,
+        **_SGD_SWEEP, semistable_batch=None,
         low_density=0.11, histogram_round=10,
         differs=_SGD_NOTE + " The third part (the semistable threshold collapse) is not run: "
                 + _NO_SEMISTABLE_SMOKE),
