@@ -24,41 +24,10 @@ semistable regime (2, 8's third part and 9); it says so instead.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
-import numpy as np
-
 from .accuracy import dense_accuracy, mean_over_rounds
-from .registry import TRAINS_FLOOR, Arm, Probe, training_bar
-
-STABLE_CUT = 2.0  # points of test error
-FAILS, UNSTABLE, SEMISTABLE, STABLE = "fails", "unstable", "semistable", "stable"
-
-
-@dataclass(frozen=True)
-class BatchStability:
-    batch: int
-    lii: dict[int, list[float]]  # round -> per-seed LII (points)
-    dense_accuracy: list[float]  # per seed (%), NaN where it diverged
-
-    @property
-    def mean_lii(self) -> float:
-        return float(np.mean([np.mean(v) for v in self.lii.values()]))
-
-
-def classify(results: list[BatchStability], classes: int, trains_floor: float = TRAINS_FLOOR) -> dict[int, str]:
-    """Each batch size's regime by the module's rule."""
-    best = max(np.mean(r.dense_accuracy) for r in results if np.all(np.isfinite(r.dense_accuracy)))
-    floor = training_bar(best, classes, trains_floor)
-    trains = {r.batch: bool(np.all(np.isfinite(r.dense_accuracy)) and min(r.dense_accuracy) >= floor
-                            and all(np.all(np.isfinite(v)) for v in r.lii.values())) for r in results}
-    largest = max((r.mean_lii for r in results if trains[r.batch]), default=math.nan)
-    out = {}
-    for r in results:
-        out[r.batch] = (FAILS if not trains[r.batch] else STABLE if r.mean_lii < STABLE_CUT
-                        else UNSTABLE if r.mean_lii > largest / 2 else SEMISTABLE)
-    return out
+from .registry import Arm, Probe
+# The rule itself is a measure's (replication/stability.py); its names are re-exported for the probe's readers.
+from .stability import FAILS, SEMISTABLE, STABLE, STABLE_CUT, UNSTABLE, BatchStability, classify  # noqa: F401
 
 
 def survey(lab, probe: Probe) -> tuple[list[BatchStability], dict[int, str]]:

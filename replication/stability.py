@@ -8,12 +8,14 @@ of its own), which the runner computes and stores like any run. Nothing here tra
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from .data import TensorData
 from .landscape import error_barrier, instability
 from .models import fresh_model
+from .registry import TRAINS_FLOOR, training_bar
 from .store import Run
 
 # Measures are kept in the run store under their key (Lab._measure); bump this when what one computes changes
@@ -49,3 +51,33 @@ def successive_barriers(run: Run, data: TensorData, bn: str = "recompute", examp
     model = fresh_model(run.spec, data, 0).to(data.x_train.device)
     rounds = run.rounds
     return [error_barrier(model, a.trained, b.trained, data, bn=bn, examples=examples) for a, b in zip(rounds, rounds[1:])]
+
+
+# -- a stability probe's rule (replication/probe.py runs the probe; its docstring states the rule) ------------
+STABLE_CUT = 2.0  # points of test error
+FAILS, UNSTABLE, SEMISTABLE, STABLE = "fails", "unstable", "semistable", "stable"
+
+
+@dataclass(frozen=True)
+class BatchStability:
+    batch: int
+    lii: dict[int, list[float]]  # round -> per-seed LII (points)
+    dense_accuracy: list[float]  # per seed (%), NaN where it diverged
+
+    @property
+    def mean_lii(self) -> float:
+        return float(np.mean([np.mean(v) for v in self.lii.values()]))
+
+
+def classify(results: list[BatchStability], classes: int, trains_floor: float = TRAINS_FLOOR) -> dict[int, str]:
+    """Each batch size's regime by the module's rule."""
+    best = max(np.mean(r.dense_accuracy) for r in results if np.all(np.isfinite(r.dense_accuracy)))
+    floor = training_bar(best, classes, trains_floor)
+    trains = {r.batch: bool(np.all(np.isfinite(r.dense_accuracy)) and min(r.dense_accuracy) >= floor
+                            and all(np.all(np.isfinite(v)) for v in r.lii.values())) for r in results}
+    largest = max((r.mean_lii for r in results if trains[r.batch]), default=math.nan)
+    out = {}
+    for r in results:
+        out[r.batch] = (FAILS if not trains[r.batch] else STABLE if r.mean_lii < STABLE_CUT
+                        else UNSTABLE if r.mean_lii > largest / 2 else SEMISTABLE)
+    return out
