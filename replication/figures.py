@@ -110,6 +110,11 @@ def plot_lii(lines: dict[str, tuple[list[int], list[list[float]]]], path: Path, 
                   np.array([np.max(values[i]) for i in order]) - mean]
         ax.errorbar(np.asarray(xs)[order], mean, yerr=spread, marker="o", ms=4, capsize=3, label=name)
     ax.set_xscale("log", base=base)
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xticks(sorted({x for xs, _ in lines.values() for x in xs}))  # the values measured, written out
+    ax.xaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.axhline(2.0, color="grey", lw=0.8, ls=":")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("LII (points of test error)")
