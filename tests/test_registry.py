@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 
 import pytest
 
@@ -191,3 +192,30 @@ def test_every_claims_arms_are_distinct_keys_with_distinct_labels(scale):
         arms = CLAIMS[claim_id].arms(setup)
         labels = [a.label for a in arms]
         assert len(set(labels)) == len(labels) == len(arms), (scale, claim_id, labels)
+
+
+def test_a_scale_is_found_by_its_module_alone(tmp_path, monkeypatch):
+    """Adding a scale is adding its module to replication/registry/: the package lists it, ordered by its record."""
+    import importlib
+    import shutil
+    import sys
+
+    import replication.registry as original
+
+    package = tmp_path / "replication_copy" / "registry"
+    shutil.copytree(Path(original.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__"))
+    (package / "tiny.py").write_text(
+        "from .claims import CLAIMS\nfrom .experiments import Scale, Setup\n"
+        "SETUPS = {c: Setup('lenet-digits', seeds=2, rounds=1, not_run='a test scale') for c in CLAIMS}\n"
+        "SCALE = Scale('tiny', 'tiny scale: a test', SETUPS, order=35)\n")
+    (package.parent / "__init__.py").write_text("")
+    for name in ("presets", "spec"):  # what the registry imports from its parent package
+        shutil.copy(Path(original.__file__).parents[1] / f"{name}.py", package.parent / f"{name}.py")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    copy = importlib.import_module("replication_copy.registry")
+    try:
+        assert copy.SCALES == ("smoke", "smoke-resnet", "small", "tiny", "medium", "long", "paper")
+        assert set(copy.SETUPS["tiny"]) == set(copy.CLAIMS)
+    finally:
+        for name in [m for m in sys.modules if m.startswith("replication_copy")]:
+            del sys.modules[name]

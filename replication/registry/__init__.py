@@ -4,7 +4,7 @@
 - experiments.py: what a claim's experiment at a scale is (`Setup`), a stability probe (`Probe`), and the
   `Scale` record that declares everything about one scale.
 - one module per scale (smoke.py, smoke_resnet.py, small.py, medium.py, long.py, paper.py): its setups, its
-  probes with what they found, and its record. Adding a scale is one new module, listed in SCALE_MODULES.
+  probes with what they found, and its record (`SCALE`). Adding a scale is one new module: the package finds it.
 
 Margins are declared before any data is looked at. A claim with no setup at some scale is still collected and
 reported, with the reason it is not run.
@@ -12,7 +12,9 @@ reported, with the reason it is not run.
 
 from __future__ import annotations
 
-from . import long, medium, paper, small, smoke, smoke_resnet
+import importlib
+import pkgutil
+
 from .claims import (ACCURACY, ANGULAR, CLAIMS, LOG_THRESHOLD, RANK, RULES, TEST_ERROR, TRAINING_ERROR, Arms,
                      Claim, Part)
 from .experiments import STABLE_SETUP_NOTE, TRAINS_FLOOR, Arm, Probe, Scale, Setup, labelled, training_bar
@@ -22,7 +24,11 @@ __all__ = ["ACCURACY", "ANGULAR", "CLAIMS", "LOG_THRESHOLD", "RANK", "RULES", "T
            "Claim", "Part", "Arm", "labelled", "STABLE_SETUP_NOTE", "TRAINS_FLOOR", "Probe", "Scale", "Setup", "training_bar",
            "PAPER_SEEDS", "SCALE_MODULES", "RECORDS", "SCALES", "SETUPS", "PROBES", "LANDSCAPE_EXAMPLES", "setup_for"]
 
-SCALE_MODULES = (smoke, smoke_resnet, small, medium, long, paper)  # in the order reports and tables list them
+# Every module of this package but the two that declare what a claim and an experiment are is a scale, ordered by
+# its record's `order` (the order reports and tables list them): adding a scale is adding its module.
+_DECLARATIONS = ("claims", "experiments")
+SCALE_MODULES = tuple(sorted((importlib.import_module(f"{__name__}.{m.name}") for m in pkgutil.iter_modules(__path__)
+                              if m.name not in _DECLARATIONS), key=lambda module: module.SCALE.order))
 RECORDS: dict[str, Scale] = {m.SCALE.name: m.SCALE for m in SCALE_MODULES}
 SCALES = tuple(RECORDS)
 

@@ -158,7 +158,8 @@ class Probe:
 @dataclass(frozen=True)
 class Scale:
     """Everything about one scale, declared in its own module: the plugin, the CLI, `replication status` and the
-    report read it. Adding a scale is one new module with one of these (docs/extending.md, "Adding a scale")."""
+    report read it. Adding a scale is one new module with one of these in this package (docs/extending.md,
+    "Adding a scale"): the package finds it."""
 
     name: str
     description: str  # the help line of its pytest marker
@@ -169,6 +170,7 @@ class Scale:
     # Where the landscape measures (LII, error barriers) read a fixed share of the data: the first N test (or
     # training) examples, batch norm recomputed on the first N training examples. None: all of it.
     landscape_examples: int | None = None
+    order: int = 100  # where it stands among the scales (reports, tables, --scale choices): smaller first
 
     @property
     def pytest_marker(self) -> str:

@@ -15,4 +15,4 @@ SETUPS: dict[str, Setup] = {claim_id: Setup("resnet20-fashion-mnist-sgd", seeds=
 
 # Its instability map (instability_map.MAPS["long"]) is its probe, with a rule of its own.
 SCALE = Scale("long", "long scale: the medium network with longer rounds, where its instability map finds the "
-                      "subnetworks unstable", SETUPS, landscape_examples=2048)
+                      "subnetworks unstable", SETUPS, landscape_examples=2048, order=50)

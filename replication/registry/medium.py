@@ -64,4 +64,4 @@ PROBES = (Probe("resnet20-fashion-mnist-sgd", (16, 32, 64, 128, 256, 512), seeds
 
 # A ResNet's path of 30 points over all 10,000 test images would cost more than its trainings here.
 SCALE = Scale("medium", "medium scale: a BN ResNet-20 on reduced Fashion-MNIST, CPU, under three hours", SETUPS,
-              PROBES, landscape_examples=2048)
+              PROBES, landscape_examples=2048, order=40)

@@ -43,4 +43,5 @@ SETUPS: dict[str, Setup] = {
 
 # The whole CIFAR-10 test set (10,000), and batch norm recomputed on the first 10,000 training images rather than
 # all 50,000 at each of a path's 30 points.
-SCALE = Scale("paper", "paper scale: the paper's Table 1 settings", SETUPS, needs_cuda=True, landscape_examples=10000)
+SCALE = Scale("paper", "paper scale: the paper's Table 1 settings", SETUPS, needs_cuda=True, landscape_examples=10000,
+              order=60)

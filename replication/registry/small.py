@@ -48,4 +48,4 @@ SETUPS: dict[str, Setup] = {
 PROBES = (Probe("lenet-fashion-mnist-sgd", (64, 128, 256, 512), seeds=5,
                 found=((64, "fails"), (128, "unstable"), (256, "semistable"), (512, "stable"))),)
 
-SCALE = Scale("small", "small scale: CPU, Fashion-MNIST, about an hour", SETUPS, PROBES)
+SCALE = Scale("small", "small scale: CPU, Fashion-MNIST, about an hour", SETUPS, PROBES, order=30)

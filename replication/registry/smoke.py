@@ -79,4 +79,4 @@ PROBES = (Probe("lenet-digits-sgd", (8, 16, 32, 64, 128, 256), seeds=8, override
           Probe("lenet-digits-sgd", (8, 16, 32, 64, 256), seeds=8, overrides=(("epochs", 10), ("lr", 0.04)),
                 found=((8, "unstable"), (16, "stable"), (32, "stable"), (64, "stable"), (256, "stable"))))
 
-SCALE = Scale("smoke", "smoke scale: CPU, embedded digits data, minutes", SETUPS, PROBES)
+SCALE = Scale("smoke", "smoke scale: CPU, embedded digits data, minutes", SETUPS, PROBES, order=10)

@@ -29,4 +29,4 @@ PROBES = (Probe("resnet20-digits-sgd", (16, 32, 64, 128, 256), seeds=4,
                 found=((16, "unstable"), (32, "semistable"), (64, "semistable"), (128, "stable"), (256, "fails"))),)
 
 SCALE = Scale("smoke-resnet", "the convnet smoke scale: claims 1, 7 and 11 on a BN ResNet-20, the digits, minutes",
-              SETUPS, PROBES, marker="smoke")
+              SETUPS, PROBES, marker="smoke", order=20)
