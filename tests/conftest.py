@@ -8,6 +8,11 @@ import pytest
 import torch
 from hypothesis import settings
 
+# In-process pytester sessions (the plugin's tests, the paper-scale dry run) drop the modules they imported when
+# they end. torch's optimizers import torch._dynamo on their first step, which registers an operator library that
+# cannot be registered twice: imported here, it outlives every inner session.
+import torch._dynamo  # noqa: E402,F401
+
 from replication.data import load_digits
 from replication.models import build_model
 from replication.spec import ExperimentSpec, PruneSpec, TrainSpec
