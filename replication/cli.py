@@ -308,7 +308,7 @@ def _duration(seconds: float) -> str:
 def _probe(options: SessionOptions) -> int:
     """Runs a scale's stability probe (stored, resumable) and prints each batch size's LII and regime."""
     from . import probe
-    from .lab import Session
+    from .lab import MissingRuns, Session
     from .progress import RoundPrinter
     from .instability_map import MAPS
     from .registry import PROBES
@@ -324,9 +324,12 @@ def _probe(options: SessionOptions) -> int:
     specs = [s for declared in PROBES[scale] for arm in declared.arms().values() for s in arm]
     store = RunStore(options.store)
     progress = RoundPrinter.over(store, specs)
-    session = Session(store, options.device, options.data_dir, progress=progress,
-                      executor=options.make_executor(connect=True))
-    surveyed = [(declared, *probe.survey(session.lab(scale), declared)) for declared in PROBES[scale]]
+    session = Session(store, options.device, options.data_dir, progress=progress, train=not options.no_train,
+                      executor=options.make_executor(connect=not options.no_train))
+    try:
+        surveyed = [(declared, *probe.survey(session.lab(scale), declared)) for declared in PROBES[scale]]
+    except MissingRuns as err:  # --no-train: the page is rebuilt only from a probe stored whole
+        raise UsageError(str(err)) from None
     progress.close()
     path = write_probes(surveyed, scale, Path(options.report_dir), provenance(device=options.device))
     print(path.read_text())

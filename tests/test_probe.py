@@ -59,9 +59,20 @@ def test_replication_probe_end_to_end(monkeypatch, tmp_path, capsys):
     page = tmp_path / "runs" / "reports" / "smoke" / "PROBE.md"  # the store's reports/, by default
     assert page.read_text().strip() == out.strip() and "![LII by batch size](figures/probe-1.png)" in out
     assert (page.parent / "figures" / "probe-1.png").stat().st_size > 0
-    # a second call reads everything back from the store
+    # a second call reads everything back from the store, and --no-train rebuilds the same page
     assert main(["probe", "--scale", "smoke", "--store", str(tmp_path / "runs")]) == 0
     assert capsys.readouterr().out == out
+    assert main(["probe", "--scale", "smoke", "--store", str(tmp_path / "runs"), "--no-train"]) == 0
+    assert capsys.readouterr().out.split("Code ")[0] == out.split("Code ")[0]
+
+
+def test_replication_probe_no_train_trains_nothing(monkeypatch, tmp_path, capsys):
+    tiny = Probe("lenet-digits-sgd", (32,), seeds=2, overrides=(("epochs", 1),), rounds=(0, 1))
+    monkeypatch.setitem(registry.PROBES, "smoke", (tiny,))
+    (tmp_path / "runs").mkdir()
+    assert main(["probe", "--scale", "smoke", "--store", str(tmp_path / "runs"), "--no-train"]) == 2
+    assert "run(s) missing from" in capsys.readouterr().err
+    assert list((tmp_path / "runs").iterdir()) == []
 
 
 def test_replication_probe_at_a_scale_without_one_is_a_usage_error(tmp_path, capsys):
