@@ -7,7 +7,7 @@ affected by the same loss. (Reinitializations reuse their IMP run's masks.)
 
 import pytest
 
-from replication import evidence, stats
+from replication import evidence, preconditions, stats
 from replication.accuracy import low_density_accuracy
 from replication.registry import CLAIMS, Arm
 
@@ -27,7 +27,12 @@ def test_repellence_removes_tickets(lab, setup, conclude):
         stats.Reading(accuracy(repelled), accuracy(reinits), test="paired TOST: repelled IMP ≈ reinit"),
         stats.Reading(accuracy(repelled_reinits), accuracy(reinits), test="paired TOST: repelled reinit ≈ reinit"),
     ], test=f"paired TOST ±{margin:g} points at densities ≤ {100 * setup.low_density:g}%: repelled IMP ≈ "
-            f"reinit, and repelled reinit ≈ reinit")
+            f"reinit, and repelled reinit ≈ reinit", preconditions=[
+        preconditions.tickets_win(accuracy(tickets) - accuracy(reinits), large, margin),
+        preconditions.controls_train({Arm("reinit", large): (reinits, tickets),
+                                      Arm("reinit", large, repel=repel): (repelled_reinits, tickets)},
+                                     setup.low_density, lab.classes(runs)),
+    ])
     conclude(CLAIM, decision, evidence.accuracy(lab.figures, CLAIM, setup, runs),
              reference="ResNet-20 at batch 2048: repellent IMP tracks the reinitialization curve "
                        "(86.5 / 85.3 / 84.0 / 81.6% at 51.2 / 26.2 / 13.4 / 6.87%).")

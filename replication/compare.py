@@ -17,7 +17,7 @@ from .verdicts import Verdict
 
 START, END = "<!-- compare:start -->", "<!-- compare:end -->"
 COLOURS = {Verdict.SUPPORTED: "#4caf50", Verdict.REFUTED: "#e57373", Verdict.INCONCLUSIVE: "#ffd54f",
-           Verdict.ERROR: "#9575cd", Verdict.NOT_RUN: "#e0e0e0"}
+           Verdict.NOT_TESTABLE: "#90caf9", Verdict.ERROR: "#9575cd", Verdict.NOT_RUN: "#e0e0e0"}
 
 
 def load(reports: Path) -> dict[str, dict[str, dict[str, Any]]]:

@@ -36,11 +36,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .registry import TRAINS_FLOOR, Probe, training_bar
+from .registry import STABLE_CUT, TRAINS_FLOOR, UNSTABLE_CUT, Probe, training_bar  # noqa: F401 (cuts re-exported)
 
 PRESET = "resnet20-fashion-mnist-sgd"
 TRAIN_IMAGES = 8192  # data.REDUCED["fashion-mnist-8k-14px"]
-UNSTABLE_CUT, STABLE_CUT = 10.0, 2.0  # points of test error
 READ_ROUNDS = (5, 10)  # the subnetworks the long scale's claims read
 CONTEXT_ROUNDS = (0, 2)  # measured beside them, never decide
 UNSTABLE_BATCH = 16

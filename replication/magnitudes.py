@@ -14,20 +14,29 @@ def thresholds(run: Run) -> np.ndarray:
     return np.array(run.metric("threshold"), dtype=float)
 
 
-def own_thresholds(run: Run) -> np.ndarray:
-    """Per round, the threshold the next prune of *this run's own* trained weights would use.
+def own_thresholds(run: Run, weights: str = "trained") -> np.ndarray:
+    """Per round, the threshold the next prune of *this run's own* weights would use: its trained weights, or
+    (weights="start") the masked weights the round's training began from.
 
     For IMP it equals the next round's recorded threshold; for reinitializations (whose
-    masks come from IMP) it is the comparable number the paper plots for them.
+    masks come from IMP) it is the comparable number the paper plots for them. Against
+    the start's, it is what training itself added: a mask that keeps the largest initial
+    values raises the threshold of the start weights with no training at all.
     """
     fraction = run.spec.prune.fraction
-    return np.array([prune_global({n: r.trained[n] for n in r.mask}, r.mask, fraction).threshold
+    return np.array([prune_global({n: getattr(r, weights)[n] for n in r.mask}, r.mask, fraction).threshold
                      for r in run.rounds])
 
 
-def surviving_weights(record) -> np.ndarray:
-    """The trained values of the weights a round's mask keeps, flattened."""
-    return torch.cat([record.trained[n][m > 0].flatten() for n, m in record.mask.items()]).double().numpy()
+def threshold_growth(run: Run) -> np.ndarray:
+    """Per round: log(threshold of the trained weights / threshold of the same round's start weights)."""
+    return np.log(own_thresholds(run) / own_thresholds(run, "start"))
+
+
+def surviving_weights(record, weights: str = "trained") -> np.ndarray:
+    """The values of the weights a round's mask keeps, flattened: trained, or (weights="start") at the start."""
+    values = getattr(record, weights)
+    return torch.cat([values[n][m > 0].flatten() for n, m in record.mask.items()]).double().numpy()
 
 
 def bimodality_coefficient(values: np.ndarray) -> float:

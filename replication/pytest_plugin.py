@@ -7,7 +7,7 @@
   CUDA device exists. Every option also answers to `--replication-NAME`, the only name it gets where
   another plugin already took the short one.
 - A claim test ends with `conclude(...)`: the result is recorded on the test
-  item; SUPPORTED passes, REFUTED and ERROR fail, INCONCLUSIVE and NOT RUN skip
+  item; SUPPORTED passes, REFUTED and ERROR fail, INCONCLUSIVE, NOT TESTABLE and NOT RUN skip
   with their reason.
 - At session end the report for each scale that ran is written once.
 """
@@ -28,7 +28,7 @@ import pytest
 # environment, so torch, scipy and the executors are imported when claim tests are collected, not before.
 from .options import OptionError, SessionOptions, add_flags
 from .registry import RECORDS, SCALES, Claim, setup_for
-from .verdicts import ERROR, INCONCLUSIVE, NOT_RUN, REFUTED, SUPPORTED
+from .verdicts import ERROR, INCONCLUSIVE, NOT_RUN, NOT_TESTABLE, REFUTED, SUPPORTED
 
 if TYPE_CHECKING:
     from .report import ClaimResult, Evidence
@@ -277,7 +277,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 def outcome(result: ClaimResult) -> None:
-    """SUPPORTED passes; REFUTED and ERROR fail; INCONCLUSIVE and NOT RUN skip.
+    """SUPPORTED passes; REFUTED and ERROR fail; INCONCLUSIVE, NOT TESTABLE and NOT RUN skip, with the reason.
 
     A claim the registry records as known not to replicate at this scale
     (`Setup.known_refuted`) is an expected failure while it still does not
@@ -300,7 +300,7 @@ def outcome(result: ClaimResult) -> None:
                     f"({result.known_refuted}): revisit Setup.known_refuted", pytrace=False)
     if result.verdict == SUPPORTED:
         return
-    if result.verdict in (INCONCLUSIVE, NOT_RUN):
+    if result.verdict in (INCONCLUSIVE, NOT_TESTABLE, NOT_RUN):
         pytest.skip(message)
     if result.verdict in (REFUTED, ERROR):
         pytest.fail(message, pytrace=False)

@@ -19,7 +19,7 @@ import numpy as np
 from . import __version__
 from .atomic import atomic_write_bytes, atomic_write_json
 from .stats import Decision
-from .verdicts import NOT_RUN  # re-exported
+from .verdicts import NOT_RUN, Verdict  # NOT_RUN re-exported
 
 RESULT_KEYS = ("claim", "scale", "verdict", "reason", "decision", "wall_seconds")
 
@@ -176,7 +176,7 @@ def summary_table(results: list[dict[str, Any]]) -> str:
 
 
 def render(results: list[dict[str, Any]], scale: str, prov: dict[str, Any]) -> str:
-    counts = {v: sum(r["verdict"] == v for r in results) for v in ("SUPPORTED", "REFUTED", "INCONCLUSIVE", "ERROR", NOT_RUN)}
+    counts = {v: sum(r["verdict"] == v for r in results) for v in Verdict}
     lines = [f"# Replication report — scale `{scale}`", "",
              "Maene, Li & Moens (2021), *Towards Understanding Iterative Magnitude Pruning: Why Lottery Tickets Win*.",
              "Every claim is decided by a statistical test over seeds (the seed is the unit; arms are paired by seed).",
@@ -233,10 +233,22 @@ def _section(r: dict[str, Any]) -> list[str]:
             extra += f", sign-flip p {fmt_number(p['permutation_p'])}"
         out.append(f"- {p.get('test', '')}: {p.get('verdict', '')} — effect {fmt_number(p.get('effect'))}{interval}, "
                    f"p {fmt_number(p.get('p_value'))}, n={p.get('n_seeds')}{extra}. {p.get('reason', '')}")
+    out += _preconditions(decision.get("preconditions") or [])
     out += ["", f"**Verdict: {r['verdict']}.** {r['reason']}", ""]
     if r.get("known_refuted"):
         out += [f"**Known not to replicate at this scale** (a strict expected failure in the test suite): "
                 f"{r['known_refuted']}", ""]
+    return out
+
+
+def _preconditions(checked: list[dict[str, Any]]) -> list[str]:
+    """What the claim presupposes of its setting, each with the numbers that show whether it holds."""
+    if not checked:
+        return []
+    out = ["", "**Preconditions** (where one does not hold, the claim or its part is NOT TESTABLE):", ""]
+    for p in checked:
+        gate = f" (part {p['part']})" if p.get("part") else ""
+        out.append(f"- {p['needs']}{gate}: {'holds' if p['holds'] else '**does not hold**'}: {p['numbers']}.")
     return out
 
 

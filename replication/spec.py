@@ -90,7 +90,9 @@ class TrainSpec:
     schedule: str = "constant"
     milestones: tuple[int, ...] = ()  # epochs at which the step schedule divides by 10
     gamma: float = 0.1
-    warmup_epochs: int = 0  # linear warm-up of the learning rate, in epochs
+    # Linear warm-up of the learning rate, in epochs; a fraction of one where a round is short (the paper's 10 of
+    # 85 epochs, scaled to a round). A whole number is kept an int, so that 1 and 1.0 hash alike.
+    warmup_epochs: int | float = 0
     weight_decay: float = 0.0
     augment: bool = False  # random crop (zero padding of augment_pad pixels) + horizontal flip, per sample
     # Table 1's CIFAR-10 crop pads 4 of 32 pixels; a smaller image keeps that share with a smaller pad.
@@ -118,6 +120,8 @@ class TrainSpec:
 
     def __post_init__(self) -> None:
         _normalize_floats(self)
+        if isinstance(self.warmup_epochs, float) and self.warmup_epochs.is_integer():
+            object.__setattr__(self, "warmup_epochs", int(self.warmup_epochs))
         _require(self.dataset in DATASETS or is_import_path(self.dataset),
                  f"unknown dataset {self.dataset!r}; use one of {', '.join(DATASETS)}, or 'module:function' for your own")
         _require(self.model in MODELS or is_import_path(self.model),

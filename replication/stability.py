@@ -15,7 +15,7 @@ import numpy as np
 from .data import TensorData
 from .landscape import error_barrier, instability
 from .models import fresh_model
-from .registry import TRAINS_FLOOR, training_bar
+from .registry import STABLE_CUT, TRAINS_FLOOR, UNSTABLE_CUT, training_bar
 from .store import Run
 
 # Measures are kept in the run store under their key (Lab._measure); bump this when what one computes changes
@@ -54,7 +54,6 @@ def successive_barriers(run: Run, data: TensorData, bn: str = "recompute", examp
 
 
 # -- a stability probe's rule (replication/probe.py runs the probe; its docstring states the rule) ------------
-STABLE_CUT = 2.0  # points of test error
 FAILS, UNSTABLE, SEMISTABLE, STABLE = "fails", "unstable", "semistable", "stable"
 
 
@@ -68,9 +67,17 @@ class BatchStability:
     def mean_lii(self) -> float:
         return float(np.mean([np.mean(v) for v in self.lii.values()]))
 
+    def per_seed(self) -> np.ndarray:
+        """Each seed's mean LII over the probe's rounds."""
+        return np.mean([np.asarray(v, dtype=float) for v in self.lii.values()], axis=0)
 
-def classify(results: list[BatchStability], classes: int, trains_floor: float = TRAINS_FLOOR) -> dict[int, str]:
-    """Each batch size's regime by the module's rule."""
+
+def classify(results: list[BatchStability], classes: int, trains_floor: float = TRAINS_FLOOR,
+             rule: str = "absolute") -> dict[int, str]:
+    """Each batch size's regime by the probe's rule (replication/probe.py): absolute cuts on every seed, or the
+    first probes' relative rule."""
+    if rule not in ("absolute", "relative"):
+        raise ValueError(f"a probe's rule is 'absolute' or 'relative', got {rule!r}")
     best = max(np.mean(r.dense_accuracy) for r in results if np.all(np.isfinite(r.dense_accuracy)))
     floor = training_bar(best, classes, trains_floor)
     trains = {r.batch: bool(np.all(np.isfinite(r.dense_accuracy)) and min(r.dense_accuracy) >= floor
@@ -78,6 +85,12 @@ def classify(results: list[BatchStability], classes: int, trains_floor: float = 
     largest = max((r.mean_lii for r in results if trains[r.batch]), default=math.nan)
     out = {}
     for r in results:
-        out[r.batch] = (FAILS if not trains[r.batch] else STABLE if r.mean_lii < STABLE_CUT
-                        else UNSTABLE if r.mean_lii > largest / 2 else SEMISTABLE)
+        if not trains[r.batch]:
+            out[r.batch] = FAILS
+        elif rule == "absolute":
+            seeds = r.per_seed()
+            out[r.batch] = UNSTABLE if seeds.min() >= UNSTABLE_CUT else STABLE if seeds.max() < STABLE_CUT else SEMISTABLE
+        else:
+            out[r.batch] = (STABLE if r.mean_lii < STABLE_CUT else UNSTABLE if r.mean_lii > largest / 2
+                            else SEMISTABLE)
     return out

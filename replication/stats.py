@@ -18,7 +18,13 @@ before looking at data):
   below minus the margin.
 - equivalence "A is not noticeably different from B": TOST against ±margin.
 - trend across an ordered factor: each seed's Spearman correlation between the
-  factor and the measure, then the one-sided test on those correlations.
+  factor and the measure, then the exact sign-flip test on those correlations
+  (a ρ over three levels takes only ±0.5 and ±1: no t law fits it, and the
+  sign-flip p cannot fall below 2^−n, so at least 5 seeds are needed at α = 0.05).
+- preconditions: what a claim presupposes of its setting (the small batch's
+  subnetworks unstable, its controls trained, its densities reached). Where one
+  fails the claim, or the part it gates, is NOT TESTABLE whatever its test says:
+  a claim is REFUTED only where its preconditions hold.
 
 Every test and interval is skew-robust: the studentized mean is referred to the
 worse of Student's t and its law for per-seed effects as skewed as an
@@ -46,9 +52,9 @@ from typing import Any, Sequence
 import numpy as np
 from scipy import stats as sps
 
-from .verdicts import ERROR, INCONCLUSIVE, REFUTED, SUPPORTED  # re-exported: claims import them from here
+from .verdicts import ERROR, INCONCLUSIVE, NOT_TESTABLE, REFUTED, SUPPORTED  # re-exported: claims import them here
 
-VERDICTS = (SUPPORTED, REFUTED, INCONCLUSIVE, ERROR)
+VERDICTS = (SUPPORTED, REFUTED, INCONCLUSIVE, ERROR, NOT_TESTABLE)
 ALPHA = 0.05
 
 
@@ -70,6 +76,7 @@ class Decision:
     reason: str = ""
     per_seed: list[float] = field(default_factory=list)
     parts: list[dict[str, Any]] = field(default_factory=list)  # the sub-decisions of a combined claim
+    preconditions: list[dict[str, Any]] = field(default_factory=list)  # Precondition.to_dict, checked or not
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,12 +119,18 @@ def critical(n: int, level: float) -> float:
     return max(float(sps.t.ppf(level, n - 1)), float(np.quantile(_skewed_t(n), level)))
 
 
+@functools.lru_cache(maxsize=32)
+def _every_sign(n: int) -> np.ndarray:
+    return np.array(list(itertools.product((1.0, -1.0), repeat=n)))
+
+
 def sign_flip_p(diffs: np.ndarray, max_exact: int = 16, draws: int = 20000, seed: int = 0) -> float:
     """One-sided permutation p for mean > 0 under random sign flips (exact up to 2^16 patterns)."""
+    diffs = np.asarray(diffs, dtype=float)
     n = len(diffs)
     observed = diffs.mean()
     if n <= max_exact:
-        signs = np.array(list(itertools.product((1.0, -1.0), repeat=n)))
+        signs = _every_sign(n)
     else:
         signs = np.random.default_rng(seed).choice((1.0, -1.0), size=(draws, n))
     means = (signs * diffs).mean(axis=1)
@@ -175,10 +188,8 @@ def exceeds_zero(diffs: Sequence[float], margin: float, alpha: float = ALPHA,
     if n < 2 or not np.all(np.isfinite(d)):
         return error(test, f"need at least 2 finite per-seed effects, got {n} ({d.tolist()})", n)
     mean, sd, low, high = _summary(d, confidence)
-    if sd == 0:
-        p = 0.0 if mean > 0 else 1.0
-    else:
-        p = one_sided_p(mean / (sd / math.sqrt(n)), n)
+    # Identical seeds have no t statistic; their exact sign-flip p (2^−n when all are positive) is what they show.
+    p = sign_flip_p(d) if sd == 0 else one_sided_p(mean / (sd / math.sqrt(n)), n)
     decision = Decision(INCONCLUSIVE, test, mean, low, high, p, n, margin, confidence=confidence,
                         standardized=mean / sd if sd > 0 else None,
                         fraction_positive=float(np.mean(d > 0)), permutation_p=sign_flip_p(d),
@@ -206,7 +217,7 @@ def noninferior(diffs: Sequence[float], margin: float, alpha: float = ALPHA,
     if n < 2 or not np.all(np.isfinite(d)):
         return error(test, f"need at least 2 finite per-seed effects, got {n} ({d.tolist()})", n)
     mean, sd, low, high = _summary(d, confidence)
-    p = (0.0 if mean > -margin else 1.0) if sd == 0 else one_sided_p((mean + margin) / (sd / math.sqrt(n)), n)
+    p = sign_flip_p(d + margin) if sd == 0 else one_sided_p((mean + margin) / (sd / math.sqrt(n)), n)
     decision = Decision(INCONCLUSIVE, test, mean, low, high, p, n, margin, confidence=confidence,
                         standardized=mean / sd if sd > 0 else None,
                         fraction_positive=float(np.mean(d > -margin)), permutation_p=sign_flip_p(d + margin),
@@ -233,7 +244,7 @@ def equivalent(a: Sequence[float], b: Sequence[float], margin: float, alpha: flo
     mean, sd, low, high = _summary(d)
     se = sd / math.sqrt(n)
     if se == 0:
-        p = 0.0 if abs(mean) < margin else 1.0
+        p = max(sign_flip_p(d + margin), sign_flip_p(margin - d))
     else:
         p = max(one_sided_p((mean + margin) / se, n), one_sided_p((margin - mean) / se, n))
     decision = Decision(INCONCLUSIVE, test, mean, low, high, p, n, margin,
@@ -264,16 +275,52 @@ def trend(levels: Sequence[float], values: np.ndarray, margin: float, alpha: flo
     y = sps.rankdata(values, axis=1)
     x, y = x - x.mean(), y - y.mean(axis=1, keepdims=True)
     norms = np.sqrt((x * x).sum() * (y * y).sum(axis=1))
-    rhos = np.divide(y @ x, norms, out=np.zeros(len(y)), where=norms > 0).tolist()
-    return exceeds_zero(rhos, margin, alpha, test=f"per-seed Spearman ρ over {len(levels)} levels, one-sided on ρ",
-                        confidence=confidence)
+    rhos = np.divide(y @ x, norms, out=np.zeros(len(y)), where=norms > 0)
+    return discrete_exceeds_zero(rhos, margin, alpha, confidence,
+                                 test=f"per-seed Spearman ρ over {len(levels)} levels, exact sign-flip on ρ")
+
+
+# The fewest seeds whose exact sign-flip p can fall below α: 2^−n < α.
+def sign_flip_seeds(alpha: float = ALPHA) -> int:
+    return math.floor(math.log2(1 / alpha)) + 1
+
+
+def discrete_exceeds_zero(values: Sequence[float], margin: float, alpha: float = ALPHA, confidence: float = 0.95,
+                          test: str = "exact sign-flip: effect > 0") -> Decision:
+    """`exceeds_zero` for a per-seed statistic that takes few values (a Spearman ρ over a few levels), where a t
+    law does not apply: SUPPORTED when the exact sign-flip test of mean > 0 rejects at α and the mean is not shown
+    to lie below the margin; REFUTED when the sign-flip test of margin − value > 0 rejects at the tail of
+    `confidence` (the mean lies below the margin); otherwise INCONCLUSIVE. A discrete statistic has no t interval:
+    none is given, and the reason says the range over seeds."""
+    d = _clean(values)
+    n = len(d)
+    if n < 2 or not np.all(np.isfinite(d)):
+        return error(test, f"need at least 2 finite per-seed effects, got {n} ({d.tolist()})", n)
+    mean, sd = float(d.mean()), float(d.std(ddof=1))
+    p, below = sign_flip_p(d), sign_flip_p(margin - d)
+    spread = f"; per-seed range [{d.min():.3g}, {d.max():.3g}]"
+    decision = Decision(INCONCLUSIVE, test, mean, None, None, p, n, margin,
+                        confidence=confidence, standardized=mean / sd if sd > 0 else None,
+                        fraction_positive=float(np.mean(d > 0)), permutation_p=p, per_seed=d.tolist())
+    if below < (1 - confidence) / 2:
+        decision.verdict, decision.reason = REFUTED, (f"the mean {mean:.3g} lies below the margin {margin:g} "
+                                                      f"(exact sign-flip p={below:.3g}){spread}")
+    elif p < alpha:
+        decision.verdict, decision.reason = SUPPORTED, f"effect > 0 (exact sign-flip p={p:.3g}){spread}"
+    else:
+        few = n < sign_flip_seeds(alpha)
+        decision.seeds_for_80_power = sign_flip_seeds(alpha) if few else None
+        decision.reason = f"exact sign-flip p={p:.3g}{spread}" + (
+            f"; with {n} seeds it cannot fall below {2.0 ** -n:.3g}: at least {sign_flip_seeds(alpha)} are needed"
+            if few else "")
+    return decision
 
 
 def combine(decisions: Sequence[Decision], test: str = "all parts") -> Decision:
     """A claim with several parts holds only if every part holds (intersection-union: no α inflation)."""
     verdicts = [d.verdict for d in decisions]
     parts = [d.to_dict() for d in decisions]
-    for verdict in (ERROR, REFUTED, INCONCLUSIVE):
+    for verdict in (ERROR, REFUTED, NOT_TESTABLE, INCONCLUSIVE):
         if verdict in verdicts:
             first = decisions[verdicts.index(verdict)]
             return Decision(**{**asdict(first), "verdict": verdict, "test": test, "parts": parts,
@@ -313,10 +360,43 @@ def decide_part(part, reading: Reading, confidence: float = 0.95) -> Decision:
     raise ValueError(f"unknown rule {part.rule!r}")
 
 
-def decide(claim, readings: Sequence[Reading], test: str = "all parts") -> Decision:
+@dataclass(frozen=True)
+class Precondition:
+    """Something a claim presupposes of its setting, as against what it states: that its small batch's subnetworks
+    are unstable, that its controls train, that its rounds reach the densities it speaks of. `numbers` is the
+    measurement that shows whether it holds, in words, for the report; `part` is the part (numbered from 1) it
+    gates, or None for the whole claim."""
+
+    needs: str
+    holds: bool
+    numbers: str
+    part: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _untestable(decision: Decision, failed: Sequence[Precondition]) -> Decision:
+    """The decision, NOT TESTABLE because of `failed`; what its test alone would have said stays in the reason."""
+    missing = "; ".join(f"{p.needs}, but {p.numbers}" for p in failed)
+    return Decision(**{**asdict(decision), "verdict": NOT_TESTABLE,
+                       "reason": f"not testable: {missing} (the test alone: {decision.verdict}, {decision.reason})"})
+
+
+def decide(claim, readings: Sequence[Reading], test: str = "all parts",
+           preconditions: Sequence[Precondition] = ()) -> Decision:
     """The claim's verdict: each part (claim.parts, in order) decided on its reading, every part at the interval a
     claim of that many parts refutes with (refuting_confidence), then combined (all must hold). A scale may read
-    fewer parts than the claim has (a part whose arm it lacks is not run). One part read is the decision itself."""
+    fewer parts than the claim has (a part whose arm it lacks is not run). One part read is the decision itself.
+    A failed precondition makes its part, or the whole claim, NOT TESTABLE; every precondition is recorded."""
     level = refuting_confidence(len(claim.parts))
     decisions = [decide_part(p, r, level) for p, r in zip(claim.parts, readings)]
-    return decisions[0] if len(decisions) == 1 else combine(decisions, test)
+    for i, decision in enumerate(decisions):
+        failed = [p for p in preconditions if p.part == i + 1 and not p.holds]
+        decisions[i] = _untestable(decision, failed) if failed else decision
+    out = decisions[0] if len(decisions) == 1 else combine(decisions, test)
+    failed = [p for p in preconditions if p.part is None and not p.holds]
+    if failed:
+        out = _untestable(out, failed)
+    out.preconditions = [p.to_dict() for p in preconditions]
+    return out

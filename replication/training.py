@@ -37,7 +37,7 @@ class Member:
 def lr_factor(step: int, spec: TrainSpec, steps_per_epoch: int) -> float:
     """Multiplier of the base learning rate at a given optimizer step."""
     total = spec.epochs * steps_per_epoch
-    warmup = spec.warmup_epochs * steps_per_epoch
+    warmup = round(spec.warmup_epochs * steps_per_epoch)  # whole steps: a fraction of an epoch is allowed
     factor = 1.0
     if spec.schedule == "step":
         epoch = step / steps_per_epoch

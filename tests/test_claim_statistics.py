@@ -102,9 +102,9 @@ def _rate(rule: tuple[str, ...], margins: tuple[float, ...], n: int, levels: int
 
 @pytest.fixture(autouse=True)
 def informational_fields_off(monkeypatch):
-    """The sign-flip p and the power estimate are printed beside each verdict but never decide it."""
+    """The power estimate is printed beside each verdict but never decides it. (The sign-flip p decides a trend
+    and a part whose seeds agree exactly, so it stays.)"""
     monkeypatch.setattr(stats, "seeds_for_power", lambda *a, **k: None)
-    monkeypatch.setattr(stats, "sign_flip_p", lambda *a, **k: None)
 
 
 @pytest.mark.parametrize("claim_id", sorted(CLAIMS))

@@ -16,7 +16,7 @@ LAYERS = {
     "base": ["devices", "data", "models", "masks", "evaluation", "store"],
     "engine": ["kernels", "losses", "training", "population", "conv_population", "imp"],
     "measures": ["accuracy", "similarity", "magnitudes", "landscape", "stability"],
-    "statistics": ["stats"],
+    "statistics": ["stats", "preconditions"],
     "report": ["figures", "report", "compare", "evidence"],
     "orchestration": ["executors", "progress", "verify", "lab", "probe"],
     "interfaces": ["options", "cli", "pytest_plugin", "__init__"],

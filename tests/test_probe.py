@@ -23,14 +23,30 @@ def test_the_rule_on_hand_made_numbers():
     results = [_batch(8, [50.0, 60.0], [40.0, 90.0]), _batch(16, [20.0, 40.0], [85.0, 86.0]),
                _batch(32, [15.0, 15.0], [88.0, 89.0]), _batch(64, [10.0, 2.0], [90.0, 90.0]),
                _batch(128, [1.0, 3.2], [90.0, 90.0]), _batch(256, [1.0, 2.9], [90.0, 90.0])]  # 2.1 and 1.95
-    assert probe.classify(results, classes=10, trains_floor=0.5) == {
+    assert probe.classify(results, classes=10, trains_floor=0.5, rule="relative") == {
         8: FAILS, 16: UNSTABLE, 32: SEMISTABLE, 64: SEMISTABLE, 128: SEMISTABLE, 256: STABLE}
+    # The absolute cuts on every seed: unstable when each is at least 10 (16, 32), stable when each is under 2
+    # (none: 256's second seed is 2.9), semistable otherwise (64 has a seed at 10 and one at 2).
+    assert probe.classify(results, classes=10, trains_floor=0.5) == {
+        8: FAILS, 16: UNSTABLE, 32: UNSTABLE, 64: SEMISTABLE, 128: SEMISTABLE, 256: SEMISTABLE}
+
+
+def test_absolute_cuts_never_relabel_a_batch_when_another_is_added():
+    results = [_batch(64, [4.0, 4.0], [90.0, 90.0]), _batch(256, [1.0, 1.0], [90.0, 90.0])]
+    wider = [_batch(16, [40.0, 50.0], [88.0, 89.0]), *results]
+    assert probe.classify(results, 10, rule="relative")[64] == UNSTABLE
+    assert probe.classify(wider, 10, rule="relative")[64] == SEMISTABLE  # the old rule relabels it
+    assert probe.classify(results, 10)[64] == probe.classify(wider, 10)[64] == SEMISTABLE
+    with pytest.raises(ValueError, match="absolute' or 'relative"):
+        probe.classify(results, 10, rule="half")
 
 
 def test_a_diverged_seed_fails_and_is_left_out_of_the_largest():
     results = [_batch(8, [90.0, math.nan], [60.0, math.nan]), _batch(64, [4.0, 4.0], [90.0, 90.0]),
                _batch(256, [1.0, 1.0], [90.0, 90.0])]
-    assert probe.classify(results, classes=10, trains_floor=0.5) == {8: FAILS, 64: UNSTABLE, 256: STABLE}
+    assert probe.classify(results, classes=10, trains_floor=0.5, rule="relative") == {
+        8: FAILS, 64: UNSTABLE, 256: STABLE}
+    assert probe.classify(results, classes=10, trains_floor=0.5) == {8: FAILS, 64: SEMISTABLE, 256: STABLE}
 
 
 def test_the_probe_runs_imp_for_its_last_round_and_copies_of_its_rounds():

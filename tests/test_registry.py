@@ -80,7 +80,8 @@ def test_a_claims_arms_hold_every_experiment_it_varies(scale):
             continue
         specs = specs_of(claim_id, setup)
         assert len(specs) == len(set(specs)), claim_id
-        if setup.instability_rounds:  # the subnetworks' rounds, and the dense round as context
+        if any(arm.role == "copies" for arm in CLAIMS[claim_id].compares(setup)):
+            # the subnetworks' rounds, and the dense round as context
             assert {s.copy_round for s in specs if s.copy_round is not None} == {0, *setup.instability_rounds}
         if setup.warmup_epochs:
             assert any(s.train.warmup_epochs == setup.warmup_epochs for s in specs)

@@ -17,11 +17,13 @@ import pkgutil
 
 from .claims import (ACCURACY, ANGULAR, CLAIMS, LOG_THRESHOLD, RANK, RULES, TEST_ERROR, TRAINING_ERROR, Arms,
                      Claim, Part)
-from .experiments import STABLE_SETUP_NOTE, TRAINS_FLOOR, Arm, Probe, Scale, Setup, labelled, training_bar
+from .experiments import (PAPER_WEIGHT_DECAY, STABLE_CUT, STABLE_SETUP_NOTE, TRAINS_FLOOR, UNSTABLE_CUT, Arm, Probe,
+                          Scale, Setup, labelled, paper_warmup, training_bar)
 from .paper import PAPER_SEEDS
 
 __all__ = ["ACCURACY", "ANGULAR", "CLAIMS", "LOG_THRESHOLD", "RANK", "RULES", "TEST_ERROR", "TRAINING_ERROR", "Arms",
-           "Claim", "Part", "Arm", "labelled", "STABLE_SETUP_NOTE", "TRAINS_FLOOR", "Probe", "Scale", "Setup", "training_bar",
+           "Claim", "Part", "Arm", "labelled", "PAPER_WEIGHT_DECAY", "STABLE_CUT", "STABLE_SETUP_NOTE", "TRAINS_FLOOR",
+           "UNSTABLE_CUT", "Probe", "Scale", "Setup", "paper_warmup", "training_bar",
            "PAPER_SEEDS", "SCALE_MODULES", "RECORDS", "SCALES", "SETUPS", "PROBES", "LANDSCAPE_EXAMPLES", "setup_for"]
 
 # Every module of this package but the two that declare what a claim and an experiment are is a scale, ordered by

@@ -14,6 +14,18 @@ from ..spec import ExperimentSpec
 # chance it is compared with: a ticket's advantage over such a control is a confound, not a win, and a batch
 # size whose dense network fails is not a stand-in for any stability regime (replication/probe.py).
 TRAINS_FLOOR = 0.5
+# The absolute cuts on a linear interpolation instability (points of test error) that name a regime: under
+# STABLE_CUT is stable (the 2-point cut of Frankle et al. that the paper uses too); at least UNSTABLE_CUT is
+# unstable (the paper's unstable subnetworks sit at 69–83, its semistable at 22–42). What a claim reads as
+# "unstable" (replication/preconditions.py), the instability map and every probe declared with rule="absolute".
+STABLE_CUT, UNSTABLE_CUT = 2.0, 10.0
+# Table 1: weight decay 1e-5; a 10-epoch warm-up of an 85-epoch round where one is used (claims 2 and 9).
+PAPER_WEIGHT_DECAY = 1e-5
+
+
+def paper_warmup(epochs: int) -> float:
+    """The paper's warm-up share of a round (10 of 85 epochs) for a round of `epochs`, in epochs."""
+    return round(10 / 85 * epochs, 3)
 
 
 def training_bar(reference, classes: int, floor: float = TRAINS_FLOOR):
@@ -34,7 +46,7 @@ class Arm:
     batch: int | None = None  # None: the setup's own
     repel: float = 0.0  # λ: repelled (> 0) or attracted (< 0)
     previous_only: bool = False  # the loss acts on the previous round's optimum alone
-    warmup_epochs: int = 0
+    warmup_epochs: float = 0
     weight_decay: float | None = None  # None: the setup's own
     rewind_step: int = 0  # rewinds to this step instead of resetting to initialization
 
@@ -51,7 +63,7 @@ class Arm:
                 "repelled" if self.repel > 0 else "attracted"
             settings.append(f"{what} (λ={self.repel:g})")
         if self.warmup_epochs:
-            settings.append(f"{self.warmup_epochs}-epoch warm-up")
+            settings.append(f"{self.warmup_epochs:g}-epoch warm-up")
         if self.weight_decay is not None:
             settings.append(f"weight decay {self.weight_decay:g}")
         if self.rewind_step:
@@ -86,10 +98,11 @@ class Setup:
     instability_rounds: tuple[int, ...] = ()
     histogram_round: int = 10  # the round whose surviving weights are compared (paper Fig. 5)
     medium_density: tuple[float, float] = (0.035, 0.52)  # the paper's "medium" densities (Fig. 8)
+    very_low_density: float = 0.014  # below it the paper's barriers rise to 16–25 points (Fig. 8)
     batch_sizes: tuple[int, ...] = ()  # an ordered batch-size sweep (claim 3)
     repel: float = 0.0  # λ of the repellent (> 0) or attractive (< 0) loss (claims 4–6)
     previous_only: bool = False  # the loss repels only the previous round's optimum (claim 6)
-    warmup_epochs: int = 0  # the warm-up arm's linear warm-up, in epochs (claim 2)
+    warmup_epochs: float = 0  # the warm-up arm's linear warm-up, in epochs (claim 2)
     rewind_step: int = 0  # claim 5's rewinding arm: IMP that rewinds to this step instead of initialization (0: none)
     weight_decay: float = 0.0  # the decayed arm's weight decay (claim 9)
     differs: str = ""  # how this differs from the paper, and why
@@ -144,6 +157,10 @@ class Probe:
     # What the probe found when it ran (batch, regime), declared with it so that tests can hold every setup on
     # this training to it: its semistable arm semistable, its unstable arm unstable, its stable arm stable.
     found: tuple[tuple[int, str], ...] = ()
+    # How its LII becomes a regime (replication/stability.py, classify): "absolute" cuts, or the "relative" rule
+    # (unstable above half the sweep's largest) that the first probes were declared and run with: their records
+    # keep the rule they were decided by.
+    rule: str = "absolute"
 
     def covers(self, preset_name: str, overrides: tuple[tuple[str, Any], ...]) -> bool:
         """Does this probe calibrate a setup on this preset with these overrides (the same training)?"""

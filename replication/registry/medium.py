@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .experiments import STABLE_SETUP_NOTE, Probe, Scale, Setup
+from .experiments import PAPER_WEIGHT_DECAY, STABLE_SETUP_NOTE, Probe, Scale, Setup, paper_warmup
 import math
 
 # The medium sweep: Table 1's ResNet-20 at width 8 on reduced Fashion-MNIST (presets.py), one sweep for every claim as
@@ -14,7 +14,7 @@ import math
 _MEDIUM_UNSTABLE, _MEDIUM_SEMISTABLE, _MEDIUM_STABLE = 16, 32, 256
 _MEDIUM_REWIND = math.ceil(0.05 * 2 * math.ceil(8192 / _MEDIUM_UNSTABLE))
 _MEDIUM_SWEEP = dict(preset="resnet20-fashion-mnist-sgd", seeds=5, rounds=16, stable_batch=_MEDIUM_STABLE,
-                     low_density=0.07)
+                     low_density=0.07, instability_rounds=(5, 10, 15))
 _MEDIUM_NOTE = ("ResNet-20 (batch norm, parameter-free shortcuts) at width 8 instead of 16, on Fashion-MNIST "
                 "reduced to 8,192 training images at 14×14 instead of CIFAR-10, so that it runs on a 2-core CPU in "
                 "under three hours. SGD with momentum 0.9 and lr 0.1 as in Table 1, constant, 2 epochs per round (the "
@@ -26,13 +26,13 @@ _MEDIUM_NOTE = ("ResNet-20 (batch norm, parameter-free shortcuts) at width 8 ins
 SETUPS: dict[str, Setup] = {
     "random-reinit-fails": Setup(**_MEDIUM_SWEEP, differs=_MEDIUM_NOTE + STABLE_SETUP_NOTE),
     "stable-training-finds-tickets": Setup(**_MEDIUM_SWEEP, unstable_batch=_MEDIUM_UNSTABLE,
-                                           instability_rounds=(5, 10, 15), differs=_MEDIUM_NOTE),
+                                           differs=_MEDIUM_NOTE),
     "warmup-helps-semistable": Setup(
-        **_MEDIUM_SWEEP, semistable_batch=_MEDIUM_SEMISTABLE, warmup_epochs=1,
-        differs=_MEDIUM_NOTE + " The warm-up is 1 of 2 epochs (the paper: 10 of 85)."),
+        **_MEDIUM_SWEEP, semistable_batch=_MEDIUM_SEMISTABLE, warmup_epochs=paper_warmup(2),
+        differs=_MEDIUM_NOTE + f" The warm-up is the paper's share of a round (10 of 85 epochs): {paper_warmup(2):g} "
+                               "of 2 epochs."),
     "instability-predicts-tickets": Setup(
         **_MEDIUM_SWEEP, batch_sizes=(_MEDIUM_UNSTABLE, _MEDIUM_SEMISTABLE, _MEDIUM_STABLE),
-        instability_rounds=(5, 10, 15),
         differs=_MEDIUM_NOTE + " Three batch sizes: the unstable, semistable and stable ones."),
     "repellence-removes-tickets": Setup(**_MEDIUM_SWEEP, repel=2.0,
                                         differs=_MEDIUM_NOTE + " The paper's λ = 2 at the stable batch."),
@@ -47,8 +47,8 @@ SETUPS: dict[str, Setup] = {
                                                 differs=_MEDIUM_NOTE),
     "weights-grow-away-from-zero": Setup(**_MEDIUM_SWEEP, semistable_batch=_MEDIUM_SEMISTABLE, differs=_MEDIUM_NOTE),
     "weight-decay-hurts-semistable": Setup(
-        **_MEDIUM_SWEEP, semistable_batch=_MEDIUM_SEMISTABLE, weight_decay=5e-4,
-        differs=_MEDIUM_NOTE + " Weight decay 5e-4 against none (Table 1's 1e-5 does nothing in 2 epochs)."),
+        **_MEDIUM_SWEEP, semistable_batch=_MEDIUM_SEMISTABLE, weight_decay=PAPER_WEIGHT_DECAY,
+        differs=_MEDIUM_NOTE + f" Table 1's weight decay {PAPER_WEIGHT_DECAY:g} against none (Fig. 7)."),
     "same-basin-only-at-medium-density": Setup(
         **_MEDIUM_SWEEP, differs=_MEDIUM_NOTE + " 16 rounds reach 2.8%, so both extremes exist: pairs above "
                                                 "51.2% and the pair below 3.5%."),
@@ -57,10 +57,10 @@ SETUPS: dict[str, Setup] = {
 # the medium training (batch 16 added when 32 was the only unstable one); then two diagnostic probes at 4 and 8
 # epochs a round, run after the medium report, that calibrate none of its setups
 PROBES = (Probe("resnet20-fashion-mnist-sgd", (16, 32, 64, 128, 256, 512), seeds=4,
-                found=((16, "unstable"), (32, "semistable"), (64, "stable"), (128, "stable"), (256, "stable"),
+                rule="relative", found=((16, "unstable"), (32, "semistable"), (64, "stable"), (128, "stable"), (256, "stable"),
                        (512, "stable"))),
           *(Probe("resnet20-fashion-mnist-sgd", (16, 256), seeds=4, overrides=(("epochs", epochs),),
-                  found=((16, "unstable"), (256, "stable"))) for epochs in (4, 8)))
+                  rule="relative", found=((16, "unstable"), (256, "stable"))) for epochs in (4, 8)))
 
 # A ResNet's path of 30 points over all 10,000 test images would cost more than its trainings here.
 SCALE = Scale("medium", "medium scale: a BN ResNet-20 on reduced Fashion-MNIST, CPU, under three hours", SETUPS,

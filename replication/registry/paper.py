@@ -15,7 +15,7 @@ _SEEDS_NOTE = f"{PAPER_SEEDS} seeds instead of the paper's 3, chosen by power (r
 # the hash says which computation ran; `--population` caps the stack where memory runs short.
 _PAPER_ENGINE = (("stacking", "vmap"),)
 _RESNET = dict(preset="resnet20-cifar10", seeds=PAPER_SEEDS, rounds=25, low_density=0.07, differs=_SEEDS_NOTE,
-               overrides=_PAPER_ENGINE)
+               overrides=_PAPER_ENGINE, instability_rounds=(5, 10, 15))
 
 # Paper scale: Table 1's ResNet-20 on CIFAR-10 with the Fig. 1 batch sizes and 25 rounds as in the paper
 # (density 0.8**25 = 0.38%), PAPER_SEEDS seeds; "low densities" are those at or below 6.87%, where Fig. 1's
@@ -23,11 +23,9 @@ _RESNET = dict(preset="resnet20-cifar10", seeds=PAPER_SEEDS, rounds=25, low_dens
 SETUPS: dict[str, Setup] = {
     "random-reinit-fails": Setup("lenet-mnist", seeds=PAPER_SEEDS, rounds=25, low_density=0.05,
                                  differs=_SEEDS_NOTE),
-    "stable-training-finds-tickets": Setup(**_RESNET, unstable_batch=128, stable_batch=2048,
-                                           instability_rounds=(5, 10, 15)),
+    "stable-training-finds-tickets": Setup(**_RESNET, unstable_batch=128, stable_batch=2048),
     "warmup-helps-semistable": Setup(**_RESNET, semistable_batch=512, stable_batch=2048, warmup_epochs=10),
-    "instability-predicts-tickets": Setup(**_RESNET, batch_sizes=(64, 128, 256, 512, 1024, 2048),
-                                          instability_rounds=(5, 10, 15)),
+    "instability-predicts-tickets": Setup(**_RESNET, batch_sizes=(64, 128, 256, 512, 1024, 2048)),
     "repellence-removes-tickets": Setup(**_RESNET, stable_batch=2048, repel=2.0),
     "attraction-rescues-unstable": Setup(**{**_RESNET, "differs": _SEEDS_NOTE + " No rewinding arm: the claim's "
                                                      "\"not as good as rewinding\" is not tested."},
