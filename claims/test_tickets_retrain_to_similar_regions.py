@@ -19,17 +19,10 @@ import pytest
 
 from replication import evidence, preconditions, stats
 from replication.registry import CLAIMS, Arm
-from replication.similarity import distance_matrix, mean_successive_distance
+from replication.similarity import mean_successive_distance, shared_region
 from replication.stability import subnetwork_instability
 
 CLAIM = CLAIMS["tickets-retrain-to-similar-regions"]
-
-
-def closer_to_successor(run) -> float:
-    """Mean over rounds r of d(r, initialization) − d(r, r+1): positive when successive solutions share a region."""
-    d = distance_matrix(run)
-    rounds = len(d) - 1  # the last row and column are the initialization
-    return float(np.mean([d[r, -1] - d[r, r + 1] for r in range(rounds - 1)])) if rounds > 1 else float("nan")
 
 
 @pytest.mark.claim(CLAIM.id)
@@ -42,7 +35,7 @@ def test_tickets_retrain_to_similar_regions(lab, setup, conclude):
 
     stable = Arm("imp", large)
     decision = stats.decide(CLAIM, [
-        stats.Reading(np.array([closer_to_successor(r) for r in runs[stable]]),
+        stats.Reading(np.array([shared_region(r) for r in runs[stable]]),
                       test=f"one-sided: IMP batch {large}, each round's distance from the initialization minus to "
                            f"the next round, mean over rounds"),
         stats.Reading(distance[Arm("imp", small)], distance[Arm("reinit", large)],

@@ -15,7 +15,6 @@ import numpy as np
 from .accuracy import failed_to_train
 from .registry import STABLE_CUT, TRAINS_FLOOR, UNSTABLE_CUT
 from .stats import Precondition
-from .store import Run
 
 
 def _spread(values: np.ndarray, digits: int = 1) -> str:

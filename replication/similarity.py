@@ -64,3 +64,26 @@ def successive_distances(run: Run, kind: str = "angular") -> np.ndarray:
 def mean_successive_distance(runs: list[Run], kind: str = "angular") -> np.ndarray:
     """Each run's mean distance between the trained networks of successive rounds."""
     return np.array([float(np.mean(successive_distances(r, kind))) if len(r.rounds) > 1 else math.nan for r in runs])
+
+
+def shared_region(run: Run) -> float:
+    """Mean over rounds r of d(r, initialization) − d(r, r+1): positive when each round's trained network lies
+    closer to the next round's than to the initialization both restart from. Two networks trained to regions of
+    their own from one start lie farther from each other than from it (claim 7)."""
+    d = distance_matrix(run)
+    rounds = len(d) - 1  # the last row and column are the initialization
+    return float(np.mean([d[r, -1] - d[r, r + 1] for r in range(rounds - 1)])) if rounds > 1 else math.nan
+
+
+def return_to_two_back(run: Run) -> float:
+    """Mean over rounds r ≥ 3 of d(r, r−3) − d(r, r−2): positive when round r lies closer to the round two back
+    than to the one three back, the checkerboard of claim 6 (r−1, which that loss repels, is left out)."""
+    d = distance_matrix(run)[:-1, :-1]
+    return float(np.mean([d[r, r - 3] - d[r, r - 2] for r in range(3, len(d))])) if len(d) > 3 else math.nan
+
+
+def push_from_previous(run: Run) -> float:
+    """Mean over rounds r ≥ 2 of d(r, r−1) − d(r, r−2): positive when round r lies farther from the previous
+    round than from the one before it (what repelling the previous optimum does by itself)."""
+    d = distance_matrix(run)[:-1, :-1]
+    return float(np.mean([d[r, r - 1] - d[r, r - 2] for r in range(2, len(d))])) if len(d) > 2 else math.nan

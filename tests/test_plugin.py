@@ -170,11 +170,11 @@ def test_refuted_and_error_fail(pytester, run, verdict):
 
 
 @pytest.mark.parametrize("verdict,outcome", [("REFUTED", "xfailed"), ("INCONCLUSIVE", "xfailed"),
-                                             ("SUPPORTED", "failed"), ("ERROR", "failed")])
+                                             ("SUPPORTED", "failed"), ("ERROR", "failed"), ("NOT TESTABLE", "failed")])
 def test_a_known_refutation_is_expected_until_the_claim_replicates(pytester, run, verdict, outcome):
-    """Setup.known_refuted (claim 4 at smoke has one): not replicating is expected; replicating, or an
-    error, fails so that the record gets revisited."""
-    pytester.makepyfile(test_fake=concluding("repellence-removes-tickets", verdict))
+    """Setup.known_refuted (claim 6 at smoke has one): not replicating is expected; replicating, an error, or a
+    setting that turns out not to test the claim at all fails, so that the record gets revisited."""
+    pytester.makepyfile(test_fake=concluding("repel-previous-only-biphasic", verdict))
     result = run()
     result.assert_outcomes(**{outcome: 1}, deselected=OTHERS)
     if outcome == "failed":
@@ -206,6 +206,16 @@ def test_inconclusive_skips_with_reason(pytester, run):
     result.assert_outcomes(skipped=1, deselected=OTHERS)
     result.stdout.fnmatch_lines(["SKIPPED*INCONCLUSIVE*about 23 seeds would do*"])
     assert results(pytester)[0]["verdict"] == "INCONCLUSIVE"
+
+
+def test_not_testable_skips_with_the_precondition_that_failed(pytester, run):
+    pytester.makepyfile(test_fake=concluding("random-reinit-fails", "NOT TESTABLE",
+                                             "the controls train, but reinit: 8 of 8 failed"))
+    result = run()
+    result.assert_outcomes(skipped=1, deselected=OTHERS)
+    result.stdout.fnmatch_lines(["SKIPPED*NOT TESTABLE*reinit: 8 of 8 failed*"])
+    assert results(pytester)[0]["verdict"] == "NOT TESTABLE"
+    assert "NOT TESTABLE 1" in (pytester.path / "reports" / "smoke" / "REPORT.md").read_text()
 
 
 def test_not_run_skips_and_is_reported(pytester, run):

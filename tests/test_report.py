@@ -30,6 +30,19 @@ def test_old_and_new_records_render_alike():
         assert "| 2 [1, 3] | 0.01 | 5 |" in summary_table([record])
 
 
+def test_a_not_testable_claim_shows_each_precondition_with_its_numbers():
+    checked = [{"needs": "batch 8's subnetworks are unstable", "holds": False, "numbers": "their LII is 0.2 points",
+                "part": None},
+               {"needs": "the controls train", "holds": True, "numbers": "reinit: 0 of 8 failed", "part": 2}]
+    record = {**NEW, "verdict": "NOT TESTABLE", "decision": {**NEW["decision"], "verdict": "NOT TESTABLE",
+                                                             "preconditions": checked}}
+    text = render([record], "small", {"commit": "abc"})
+    assert "Verdicts: NOT TESTABLE 1" in text
+    assert "- batch 8's subnetworks are unstable: **does not hold**: their LII is 0.2 points." in text
+    assert "- the controls train (part 2): holds: reinit: 0 of 8 failed." in text
+    assert "Preconditions" not in render([NEW], "small", {"commit": "abc"})  # records from before them
+
+
 def test_a_rewrite_removes_figures_no_result_links(tmp_path):
     figures = tmp_path / "small" / "figures"
     figures.mkdir(parents=True)

@@ -33,7 +33,7 @@ SETUPS: dict[str, Setup] = {
     "attraction-rescues-unstable": Setup(**_FASHION_SWEEP, unstable_batch=128, repel=-1.0, low_density=0.11,
                                          differs=_FASHION_NOTE + " The paper's λ = −1 at the unstable batch 128; "
                                                                  "no rewinding arm."),
-    "repel-previous-only-biphasic": Setup(**_FASHION_SWEEP, repel=2.0, previous_only=True,
+    "repel-previous-only-biphasic": Setup(**_FASHION_SWEEP, repel=2.0, previous_only=True, low_density=0.11,
                                           differs=_FASHION_NOTE + " λ = 2 against the previous optimum only."),
     "tickets-retrain-to-similar-regions": Setup(**_FASHION_SWEEP, unstable_batch=128, differs=_FASHION_NOTE),
     "weights-grow-away-from-zero": Setup(**_FASHION_SWEEP, semistable_batch=256, low_density=0.11, histogram_round=10,

@@ -21,7 +21,12 @@ SETUPS: dict[str, Setup] = {
     **{claim_id: Setup(**_RESNET_SMOKE_SWEEP, not_run=_RESNET_SMOKE_ONLY) for claim_id in CLAIMS},
     "stable-training-finds-tickets": Setup(**_RESNET_SMOKE_SWEEP, unstable_batch=16,
                                            differs=_RESNET_SMOKE_NOTE),
-    "tickets-retrain-to-similar-regions": Setup(**_RESNET_SMOKE_SWEEP, unstable_batch=16, differs=_RESNET_SMOKE_NOTE),
+    "tickets-retrain-to-similar-regions": Setup(
+        **_RESNET_SMOKE_SWEEP, unstable_batch=16, differs=_RESNET_SMOKE_NOTE,
+        known_refuted="in 36 steps a round (batch 128 on 1,437 images, 3 epochs) training moves the ResNet little "
+                      "from its initialization (angular distance 0.16), and its successive rounds lie almost as far "
+                      "from each other (0.15): no closer to each other than to the start they share, by more than "
+                      "0.014 of the 0.05 margin"),
     "random-reinit-fails": Setup(**_RESNET_SMOKE_SWEEP, differs=_RESNET_SMOKE_NOTE + STABLE_SETUP_NOTE),
 }
 
