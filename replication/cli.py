@@ -230,7 +230,7 @@ def _claims() -> int:
 
     print("The paper's setup, measures and claims in full: docs/paper.md in the repository.\n")
     for claim in CLAIMS.values():
-        scales = [s for s in SCALES if claim.id in SETUPS[s]] or ["none yet"]
+        scales = [s for s in SCALES if claim.id in SETUPS[s] and not SETUPS[s][claim.id].not_run] or ["none yet"]
         print(f"{claim.number:>2}  {claim.id:36s} {claim.figure}")
         print(f"    {claim.statement}")
         print(f"    scales: {', '.join(scales)}")

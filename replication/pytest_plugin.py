@@ -245,7 +245,8 @@ def result_for(claim: Claim, scale: str, decision: Decision | None, wall: float,
 
     setup = setup_for(claim.id, scale)
     declared = {"id": claim.id, "number": claim.number, "statement": claim.statement, "figure": claim.figure,
-                "comparison": claim.comparison, "parts": [dataclasses.asdict(p) for p in claim.parts]}
+                "comparison": claim.comparison, "parts": [dataclasses.asdict(p) for p in claim.parts],
+                "beyond_paper": claim.beyond_paper}
     return ClaimResult(declared, scale, decision, wall, reason, evidence or Evidence(),
                        known_refuted=setup.known_refuted if setup else "",
                        refuted_parts=list(setup.refuted_parts) if setup else [])

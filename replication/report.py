@@ -169,7 +169,8 @@ def summary_table(results: list[dict[str, Any]]) -> str:
         level = d.get("confidence", 0.95)
         if d.get("ci_low") is not None and level != 0.95:  # the parts of a claim of more than two
             interval += f" ({100 * level:.3g}%)"
-        rows.append([r["number"], f"`{r['claim']}`", r["statement"], f"**{r['verdict']}**",
+        statement = ("*(ours, beyond the paper)* " if r.get("beyond_paper") else "") + r["statement"]
+        rows.append([r["number"], f"`{r['claim']}`", statement, f"**{r['verdict']}**",
                      f"{fmt_number(d.get('effect'))} {interval}", fmt_number(d.get("p_value")), d.get("n_seeds") or "–",
                      f"{r.get('wall_seconds', 0):.0f}"])
     return markdown_table(["#", "claim", "statement", "verdict", "effect [95% CI]", "p", "seeds", "wall s"], rows)
@@ -199,7 +200,8 @@ def _section(r: dict[str, Any]) -> list[str]:
     out = [f"## {r['number']}. `{r['claim']}` — {r['verdict']}", ""]
     if r.get("decided"):  # results merged from several sessions: each claim says which one decided it
         out += [f"*Decided {r['decided']['date']} at commit {r['decided']['commit']}.*", ""]
-    out += [f"**The paper:** {r['statement']} ({r['figure']})", ""]
+    source = "Beyond the paper (a claim of ours)" if r.get("beyond_paper") else "The paper"
+    out += [f"**{source}:** {r['statement']} ({r['figure']})", ""]
     if r["verdict"] == NOT_RUN:
         return out + [f"Not run at this scale: {r['reason']}", ""]
     declared = [p for p in r.get("parts", []) if "rule" in p]  # results.json written before 0.2: its own margin

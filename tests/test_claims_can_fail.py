@@ -162,3 +162,47 @@ def test_claim_10_parts_need_a_barrier_at_their_extreme(index):
     assert decided("same-basin-only-at-medium-density", index, medium + 10, medium) == SUPPORTED
     assert decided("same-basin-only-at-medium-density", index, medium + np.linspace(-0.2, 0.2, SEEDS),
                    medium) == REFUTED
+
+
+# -- claim 12, ours: its claim test end to end on a lab of synthetic runs -----------------------------------
+
+class SyntheticLab:
+    """What a claim test asks of the lab, answered from per-batch LII at every round (no training)."""
+
+    def __init__(self, tmp_path: Path, lii_by_batch: dict[int, float], seeds: int = SEEDS):
+        from replication.figures import FigureFolder
+
+        self.figures, self.lii, self.seeds = FigureFolder(tmp_path, "synthetic"), lii_by_batch, seeds
+
+    def arms(self, specs: dict) -> dict:
+        densities = [0.8 ** r for r in range(16)]
+        runs = lambda arm: [Run(spec, Path("/nonexistent"), {}, [RoundRecord(  # noqa: E731
+            r, {}, {}, {}, {"density": d, "test_acc": 0.9, "diverged": False}) for r, d in enumerate(densities)],
+            complete=True) for spec in specs[arm]]
+        return {arm: runs(arm) for arm in specs}
+
+    def instability(self, runs: list[Run], copies: list[Run]) -> dict[int, np.ndarray]:
+        rng = np.random.default_rng(len(runs))
+        level = self.lii[runs[0].spec.train.batch_size]
+        return {r: level + 0.3 * rng.standard_normal(len(runs)) for r in (0, 5, 10, 15)}
+
+
+class Concluded:
+    def __call__(self, claim, decision, evidence=None, reference=""):
+        self.decision = decision
+
+
+@pytest.mark.parametrize("lii,verdict", [({16: 30.0, 256: 0.5}, SUPPORTED),  # batch, not steps
+                                         ({16: 30.0, 256: 29.0}, REFUTED),  # steps: no larger-batch stability
+                                         ({16: 1.0, 256: 0.5}, "NOT TESTABLE")])  # nothing unstable to compare
+def test_claim_12_decides_on_the_equal_steps_arm(tmp_path, lii, verdict):
+    import dataclasses
+
+    from claims.test_stability_is_batch_not_steps import test_stability_is_batch_not_steps as claim_test
+    from replication.registry import SETUPS
+
+    setup = dataclasses.replace(SETUPS["medium"]["stability-is-batch-not-steps"], not_run="")
+    conclude = Concluded()
+    claim_test(SyntheticLab(tmp_path, lii), setup, conclude)
+    assert conclude.decision.verdict == verdict
+    assert setup.equal_steps_epochs() == 32  # batch 256 for batch 16's steps: 16 times its 2 epochs

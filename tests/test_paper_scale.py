@@ -39,9 +39,11 @@ def _fake_cifar10(folder: Path, n_train: int = 80, n_test: int = 32) -> None:
 def _shrunk(setup: registry.Setup) -> registry.Setup:
     smaller = lambda b: b and max(2, b // 32)  # noqa: E731  (64 … 2048 -> 2 … 64, still distinct)
     return dataclasses.replace(
-        setup, seeds=2, rounds=2, unstable_batch=smaller(setup.unstable_batch),
+        # claim 6's return to r−2 is read against r−3: it needs a round 3
+        setup, seeds=2, rounds=3 if setup.previous_only else 2, unstable_batch=smaller(setup.unstable_batch),
         semistable_batch=smaller(setup.semistable_batch), stable_batch=smaller(setup.stable_batch),
         batch_sizes=tuple(smaller(b) for b in setup.batch_sizes), warmup_epochs=min(setup.warmup_epochs, 1),
+        equal_steps_batch=smaller(setup.equal_steps_batch),
         instability_rounds=(1,) if setup.instability_rounds else (), histogram_round=1, low_density=0.7,
         medium_density=(0.6, 0.9))  # rounds 0-1 are an 'extreme' pair, rounds 1-2 a 'medium' one
 
@@ -75,7 +77,7 @@ def test_every_paper_scale_claim_runs_on_a_cpu_dry_run(pytester, monkeypatch, tm
     assert "error" not in outcomes and "errors" not in outcomes, result.stdout.str()[-3000:]
     results = json.loads((tmp_path / "reports" / "paper" / "results.json").read_text())
     assert sorted(r["claim"] for r in results) == sorted(registry.CLAIMS)
-    assert not [r for r in results if r["verdict"] in (ERROR, "NOT RUN")], results
+    assert not [r for r in results if r["verdict"] == ERROR or (r["verdict"] == "NOT RUN" and not r["beyond_paper"])]
     specs = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*/spec.json")]
     resnets = [s for s in specs if s["train"]["model"] == "resnet20"]
     assert resnets and all(s["train"]["stacking"] == "vmap" for s in resnets)

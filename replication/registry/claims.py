@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from ..spec import ExperimentSpec
-from .experiments import Arm
+from .experiments import STABLE_CUT, Arm
 
 if TYPE_CHECKING:
     from .experiments import Setup
@@ -49,6 +49,7 @@ class Claim:
     compares: Arms
     core: bool = False
     needs: str = ""  # the analysis still missing where no scale is calibrated
+    beyond_paper: bool = False  # a claim of our own, not the paper's (the report says so)
 
     def arms(self, setup: "Setup") -> dict[Arm, list[ExperimentSpec]]:
         """Each arm's runs at `setup` (a spec per seed)."""
@@ -174,4 +175,17 @@ CLAIMS: dict[str, Claim] = {c.id: c for c in [
           (Part("superiority", 1.0, ACCURACY), Part("non-inferiority", 1.0, ACCURACY)),
           lambda s: (Arm("imp", s.stable_batch), Arm("reinit", s.stable_batch)),
           core=True),
+    Claim(12, "stability-is-batch-not-steps",
+          "At equal training steps, the larger batch's subnetworks are still stable where the smaller batch's are "
+          "unstable: what makes IMP stable is the batch size, not how few steps a larger batch takes.",
+          "beyond the paper: its larger batches also train for fewer steps (PAPER.md, \"Training length\")",
+          "the LII of IMP's subnetworks, the unstable batch minus a larger batch trained for as many optimizer "
+          "steps (more epochs); and that larger batch's LII held under the 2-point stability cut. Presupposes "
+          "unstable small-batch subnetworks",
+          (Part("superiority", 2.0, TEST_ERROR), Part("non-inferiority", STABLE_CUT, TEST_ERROR)),
+          lambda s: (Arm("imp", s.unstable_batch), Arm("copies", s.unstable_batch),
+                     Arm("imp", s.equal_steps_batch, epochs=s.equal_steps_epochs()),
+                     Arm("copies", s.equal_steps_batch, epochs=s.equal_steps_epochs())),
+          needs="a setting whose small batch's subnetworks are unstable, and an equal-steps arm",
+          beyond_paper=True),
 ]}

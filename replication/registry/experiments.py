@@ -49,6 +49,7 @@ class Arm:
     warmup_epochs: float = 0
     weight_decay: float | None = None  # None: the setup's own
     rewind_step: int = 0  # rewinds to this step instead of resetting to initialization
+    epochs: int | None = None  # None: the setup's own (claim 12 trains a larger batch for as many steps)
 
     def __post_init__(self) -> None:
         if self.role not in ("imp", "reinit", "copies"):
@@ -68,6 +69,8 @@ class Arm:
             settings.append(f"weight decay {self.weight_decay:g}")
         if self.rewind_step:
             settings.append(f"rewound to step {self.rewind_step}")
+        if self.epochs is not None:
+            settings.append(f"{self.epochs} epochs a round")
         return ", ".join(settings)
 
     def __str__(self) -> str:
@@ -105,6 +108,8 @@ class Setup:
     warmup_epochs: float = 0  # the warm-up arm's linear warm-up, in epochs (claim 2)
     rewind_step: int = 0  # claim 5's rewinding arm: IMP that rewinds to this step instead of initialization (0: none)
     weight_decay: float = 0.0  # the decayed arm's weight decay (claim 9)
+    # Claim 12: a batch larger than the unstable one, trained for as many optimizer steps a round (more epochs).
+    equal_steps_batch: int | None = None
     differs: str = ""  # how this differs from the paper, and why
     # Set where the scale has no setting the claim can honestly run on (no semistable batch size by the scale's
     # stability probe): the claim is reported NOT RUN with this reason instead of run on a stand-in.
@@ -130,9 +135,20 @@ class Setup:
             base = base.with_(prune=dataclasses.replace(base.prune, reset="rewind", rewind_step=rewind_step))
         return [base.with_(init_seed=s, noise_seed=s) for s in range(seeds or self.seeds)]
 
+    def equal_steps_epochs(self) -> int:
+        """The epochs a round at `equal_steps_batch` that take as many optimizer steps as one at `unstable_batch`
+        (the two batches must divide the training set alike: steps are ceil(images / batch) an epoch)."""
+        base = self.base(batch_size=self.unstable_batch)
+        ratio = self.equal_steps_batch / self.unstable_batch
+        if not ratio.is_integer():
+            raise ValueError(f"equal steps needs a batch that is a multiple of {self.unstable_batch}, "
+                             f"got {self.equal_steps_batch}")
+        return int(base.train.epochs * ratio)
+
     def runs_of(self, arm: Arm) -> list[ExperimentSpec]:
         """The runs of one arm, a spec per seed."""
-        train = {"batch_size": arm.batch, "warmup_epochs": arm.warmup_epochs or None, "weight_decay": arm.weight_decay}
+        train = {"batch_size": arm.batch, "warmup_epochs": arm.warmup_epochs or None, "weight_decay": arm.weight_decay,
+                 "epochs": arm.epochs}
         if arm.role == "copies":
             return self.copies(self.specs("imp", **train))
         return self.specs(arm.role, repel=arm.repel, previous_only=arm.previous_only, rewind_step=arm.rewind_step,

@@ -23,6 +23,10 @@ _MEDIUM_NOTE = ("ResNet-20 (batch norm, parameter-free shortcuts) at width 8 ins
                 f"{_MEDIUM_STABLE} for the stable 2048, as the medium stability probe found before any IMP run (see "
                 "PROBES); 5 seeds, 16 rounds (2.8% remaining).")
 
+_BEYOND_THE_PAPER = ("claim 12 is ours, beyond the paper, and is decided at the long scale, whose instability map "
+                     "finds where the subnetworks become unstable; here batch 16's subnetworks are stable "
+                     "(its claims 1 and 3 say so), so an equal-steps arm would only show it NOT TESTABLE")
+
 SETUPS: dict[str, Setup] = {
     "random-reinit-fails": Setup(**_MEDIUM_SWEEP, differs=_MEDIUM_NOTE + STABLE_SETUP_NOTE),
     "stable-training-finds-tickets": Setup(**_MEDIUM_SWEEP, unstable_batch=_MEDIUM_UNSTABLE,
@@ -49,6 +53,8 @@ SETUPS: dict[str, Setup] = {
     "weight-decay-hurts-semistable": Setup(
         **_MEDIUM_SWEEP, semistable_batch=_MEDIUM_SEMISTABLE, weight_decay=PAPER_WEIGHT_DECAY,
         differs=_MEDIUM_NOTE + f" Table 1's weight decay {PAPER_WEIGHT_DECAY:g} against none (Fig. 7)."),
+    "stability-is-batch-not-steps": Setup(**_MEDIUM_SWEEP, unstable_batch=_MEDIUM_UNSTABLE,
+                                          equal_steps_batch=_MEDIUM_STABLE, not_run=_BEYOND_THE_PAPER),
     "same-basin-only-at-medium-density": Setup(
         **_MEDIUM_SWEEP, differs=_MEDIUM_NOTE + " 16 rounds reach 2.8%, so both extremes exist: pairs above "
                                                 "51.2% and the pair below 3.5%."),
