@@ -43,14 +43,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from replication import masks as M  # noqa: E402
-from replication.conv_population import train_conv_population  # noqa: E402
+from replication.engine.stacked_convnet import train_conv_population  # noqa: E402
 from replication.data import TensorData  # noqa: E402
 from replication.evaluation import evaluate  # noqa: E402
 from replication.landscape import recompute_batchnorm  # noqa: E402
 from replication.models import build_model  # noqa: E402
-from replication.population import Member  # noqa: E402
+from replication.engine.stacked_mlp import Member  # noqa: E402
 from replication.spec import TrainSpec  # noqa: E402
-from replication.training import train  # noqa: E402
+from replication.engine.training import train  # noqa: E402
 
 MEASURE_BUDGET_S, DRY_BUDGET_S = 300, 120
 # A stacked member and the same member alone: on a GPU their kernels differ (batched against single

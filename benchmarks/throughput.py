@@ -5,7 +5,7 @@ arithmetic does not depend on pixel values), Adam at 1.2e-3 as in Table 1:
 
 - plain: one model, DataLoader over a TensorDataset with shuffling, torch.optim.Adam,
   the mask multiplied into the weights after each step — the ordinary way;
-- engine: replication.population.train_population with K stacked members
+- engine: replication.engine.stacked_mlp.train_population with K stacked members
   (each with its own mask, data order and optimizer state), in fp32 and with the
   opt-in bf16 matmuls (TrainSpec.precision; fp32 master weights and optimizer).
 
@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from replication import masks as M
 from replication.data import TensorData
 from replication.models import build_model
-from replication.population import Member, train_population
+from replication.engine.stacked_mlp import Member, train_population
 from replication.spec import TrainSpec
 
 LENET_SPEC = dict(dataset="mnist", model="lenet", epochs=1, batch_size=60, optimizer="adam", lr=1.2e-3,
@@ -123,8 +123,8 @@ def resnet_engine_epoch(data: TensorData, members: int, seed: int, batch: int = 
                         **settings) -> float:
     """The harness's trainer for `members` ResNet-20s with TrainSpec `settings` (stacking, precision,
     channels_last, compile): one after another, or as one vmapped population; examples/s per model."""
-    from replication.conv_population import train_conv_population
-    from replication.training import train
+    from replication.engine.stacked_convnet import train_conv_population
+    from replication.engine.training import train
 
     spec = TrainSpec(**{**RESNET_SPEC, "batch_size": batch}, model_args=(("width", width),), **settings)
     models = [build_model("resnet20", data.image_shape, 10, "kaiming_normal", seed + i, width=width)

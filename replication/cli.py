@@ -452,7 +452,7 @@ def _print_verdicts(results: Path, claims: set[str]) -> None:
 def _imp(args: argparse.Namespace, options: SessionOptions) -> int:
     from .accuracy import accuracy_by_density
     from .data import load_dataset
-    from .imp import check_fits
+    from .engine.imp import check_fits
     from .presets import preset
     from .progress import RoundPrinter
     from .store import RunStore

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .data import DataError, TensorData
-from .imp import Progress, run_experiments
+from .engine.imp import Progress, run_experiments
 from .spec import ExperimentSpec, SpecError
 from .store import Run, RunStore, StoreError
 

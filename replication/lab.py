@@ -17,7 +17,7 @@ import numpy as np
 from .data import TensorData, load_dataset
 from .executors import Executor, InProcess
 from .figures import FigureFolder
-from .imp import Progress
+from .engine.imp import Progress
 from .registry import CLAIMS, LANDSCAPE_EXAMPLES, Claim, Setup, setup_for
 from .spec import ExperimentSpec
 from .stability import MEASURES_VERSION, round_instability, successive_barriers

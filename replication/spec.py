@@ -113,9 +113,9 @@ class TrainSpec:
     # On NVIDIA GPUs, let fp32 matmuls and convolutions round their inputs to TF32 (faster, about 3 digits).
     # Off by default, so that "fp32" means fp32 on every device; cuDNN's own default would be on.
     tf32: bool = False
-    # How the convnets of a population train (LeNets always stack: population.py): "loop", one after another
+    # How the convnets of a population train (LeNets always stack: engine/stacked_mlp.py): "loop", one after another
     # (the fastest on a 2-core CPU, benchmarks/README.md), or "vmap", one batched computation
-    # (conv_population.py) for accelerators, where one small network leaves the device idle between launches.
+    # (engine/stacked_convnet.py) for accelerators, where one small network leaves the device idle between launches.
     stacking: str = "loop"
 
     def __post_init__(self) -> None:

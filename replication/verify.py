@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .imp import run_experiments
+from .engine.imp import run_experiments
 from .spec import ExperimentSpec
 from .store import RoundRecord, RunStore, StoreError
 

@@ -112,7 +112,7 @@ def test_tiny_run_prints_a_table_and_the_run_folder(env, capsys):
 
 def test_status_counts_finished_running_and_missing_runs(env, capsys, monkeypatch, digits):
     from replication import registry
-    from replication.imp import run_experiments
+    from replication.engine.imp import run_experiments
     from replication.store import RunStore
 
     tiny = registry.Setup("lenet-digits", seeds=2, rounds=1,

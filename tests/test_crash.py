@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from replication.imp import run_experiment
+from replication.engine.imp import run_experiment
 from replication.store import MARKER, RunStore, load_run
 
 from conftest import tiny_spec
@@ -29,7 +29,7 @@ CHILD = textwrap.dedent("""
     import torch
     torch.set_num_threads(1)
     from conftest import tiny_spec
-    from replication.imp import run_experiment
+    from replication.engine.imp import run_experiment
     from replication.store import RunStore
     run_experiment({spec}, RunStore(sys.argv[1]))
 """)

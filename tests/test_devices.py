@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from replication import imp, landscape
+from replication import landscape
+from replication.engine import imp
 from replication import masks as M
 from replication.data import TensorData
-from replication.losses import RepellentLoss
+from replication.engine.losses import RepellentLoss
 from replication.spec import SpecError
 from replication.store import RoundRecord, RunStore, StoreError
-from replication.training import TrainOutcome
+from replication.engine.training import TrainOutcome
 
 from conftest import tiny_model, tiny_spec
 
@@ -136,7 +137,7 @@ def test_claims_collect_from_a_bare_copy_of_the_tree():
 
 
 def _members(k: int = 2):
-    from replication.training import Member
+    from replication.engine.training import Member
 
     models = [tiny_model(seed) for seed in range(k)]
     return [Member(m.state_dict(), _mask(m), seed, optima=[tiny_model(9).state_dict()])
@@ -144,7 +145,7 @@ def _members(k: int = 2):
 
 
 def test_the_stacked_repellence_is_built_on_the_host_and_runs_on_the_device():
-    from replication.losses import StackedRepellence
+    from replication.engine.losses import StackedRepellence
 
     members = _members()
     names = list(members[0].mask)
@@ -161,9 +162,9 @@ def test_a_stacked_convnet_steps_forward_and_backward_on_the_device():
     which meta lacks: the CUDA-marked tests and benchmarks/gpu_session.sh run the whole training.)"""
     import torch.nn.functional as F
 
-    from replication.conv_population import StackedNet
+    from replication.engine.stacked_convnet import StackedNet
     from replication.models import build_model
-    from replication.training import Member
+    from replication.engine.training import Member
 
     nets = [build_model("resnet20", (1, 8, 8), 10, "kaiming_normal", seed, width=2) for seed in range(2)]
     masks = [{n: (torch.rand(p.shape, generator=torch.Generator().manual_seed(0)) < 0.5).float()

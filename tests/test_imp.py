@@ -9,9 +9,9 @@ import warnings
 import pytest
 import torch
 
-import replication.imp as imp_module
+import replication.engine.imp as imp_module
 from replication import masks as M
-from replication.imp import n_rounds, run_experiment, run_experiments
+from replication.engine.imp import n_rounds, run_experiment, run_experiments
 from replication.spec import PruneSpec, derive_seed
 from replication.store import MARKER, ROUND_FILES, RunStore, StoreError, load_run
 

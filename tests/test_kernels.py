@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from replication import kernels
+from replication.engine import kernels
 from replication import masks as M
-from replication.population import (AutogradStep, DirectBF16Step, Member, StackedMLP, _aligned_batch,
+from replication.engine.stacked_mlp import (AutogradStep, DirectBF16Step, Member, StackedMLP, _aligned_batch,
                                     train_population)
 from replication.evaluation import evaluate
 from replication.spec import SpecError

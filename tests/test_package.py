@@ -64,7 +64,7 @@ def test_the_wheel_runs_a_claim_from_outside_the_checkout(tmp_path):
     before = _checkout_state()
     wheel = _build_wheel(tmp_path)
     shipped = set(zipfile.ZipFile(wheel).namelist())
-    assert {"replication/py.typed", "replication/masked_step.c", "replication/claims/__init__.py"} <= shipped
+    assert {"replication/py.typed", "replication/engine/masked_step.c", "replication/claims/__init__.py"} <= shipped
     assert {f"replication/claims/{p.name}" for p in (ROOT / "claims").glob("test_*.py")} <= shipped
     venv = _fresh_venv(tmp_path, wheel)
     work = tmp_path / "elsewhere"

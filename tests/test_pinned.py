@@ -131,7 +131,7 @@ torch.set_num_threads(1)  # a CPU's bits depend on the thread count
 sys.path.insert(0, {tests!r})
 from test_pinned import TRAINER_PATHS
 from replication.data import load_digits
-from replication.imp import run_experiments
+from replication.engine.imp import run_experiments
 from replication.store import RunStore, tensor_bytes
 h = hashlib.sha256()
 with tempfile.TemporaryDirectory() as store:

@@ -6,7 +6,7 @@ import io
 
 from conftest import tiny_spec
 
-from replication.imp import run_experiment
+from replication.engine.imp import run_experiment
 from replication.progress import RoundPrinter, stored_rounds
 from replication.store import RunStore
 

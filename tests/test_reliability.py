@@ -11,7 +11,7 @@ import torch
 
 from replication import stats
 from replication.accuracy import mean_over_rounds
-from replication.imp import run_experiment
+from replication.engine.imp import run_experiment
 from replication.store import MARKER, RunStore
 
 from conftest import tiny_spec
@@ -42,7 +42,7 @@ CHILD = textwrap.dedent(f"""
     import torch
     torch.set_num_threads(1)
     from conftest import tiny_spec
-    from replication.imp import run_experiment
+    from replication.engine.imp import run_experiment
     from replication.store import RunStore
     run = run_experiment(tiny_spec(rounds=3, epochs=4, init_seed=11), RunStore(sys.argv[1]))
     print(run.rounds[-1].metrics["test_acc"])

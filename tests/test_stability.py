@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import replication.stability as stability
-from replication.imp import copy_noise_seed, n_rounds, run_experiments
-from replication.population import Member, train_population
+from replication.engine.imp import copy_noise_seed, n_rounds, run_experiments
+from replication.engine.stacked_mlp import Member, train_population
 from replication.spec import SpecError
 from replication.store import RunStore
 
@@ -61,7 +61,7 @@ def test_asking_for_a_copy_alone_computes_its_run_first_with_the_same_bits(famil
 def test_a_copy_of_a_stored_run_does_not_retrain_the_run(family, digits, monkeypatch):
     store, runs = family
     spec = runs["imp"].spec
-    import replication.imp as imp_module
+    import replication.engine.imp as imp_module
 
     trained = []
     real = imp_module._train_round

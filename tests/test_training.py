@@ -10,11 +10,11 @@ from hypothesis import given, settings, strategies as st
 
 from replication import masks as M
 from replication.data import batch_indices
-from replication.imp import round_noise_seed, run_experiment
+from replication.engine.imp import round_noise_seed, run_experiment
 from replication.spec import SpecError
 from replication.store import RunStore
 from replication.evaluation import evaluate
-from replication.training import lr_factor, steps_per_epoch, train
+from replication.engine.training import lr_factor, steps_per_epoch, train
 
 from conftest import tiny_model, tiny_spec, tiny_train
 

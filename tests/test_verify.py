@@ -10,7 +10,7 @@ import torch
 
 from replication import verify
 from replication.cli import main
-from replication.imp import round_noise_seed, run_experiments
+from replication.engine.imp import round_noise_seed, run_experiments
 from replication.store import RunStore
 
 from conftest import tiny_spec

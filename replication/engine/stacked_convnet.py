@@ -27,11 +27,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
 
-from .data import TensorData, augment, epoch_order
+from ..data import TensorData, augment, epoch_order
 from .losses import StackedRepellence
-from .masks import prunable_names
-from .spec import TrainSpec
-from .devices import tf32
+from ..masks import prunable_names
+from ..spec import TrainSpec
+from ..devices import tf32
 from .training import Member, TrainOutcome, autocast, lr_factor, make_optimizer, steps_per_epoch
 
 STACKABLE = ("conv2", "conv4", "conv6", "resnet20", "vgg16")  # ResNet-50 trains one at a time

@@ -5,9 +5,9 @@ import torch
 
 from replication import masks as M
 from replication.models import build_model
-from replication.population import Member, train_population
+from replication.engine.stacked_mlp import Member, train_population
 from replication.evaluation import evaluate
-from replication.training import train
+from replication.engine.training import train
 
 from conftest import tiny_model, tiny_train
 
@@ -38,7 +38,7 @@ def test_stacked_training_matches_one_at_a_time(digits, optimizer, lr):
 @pytest.mark.parametrize("strength", [2.0, -1.0])
 def test_stacked_repellence_matches_the_one_model_loss(digits, strength):
     """The repellent/attractive loss trained stacked matches RepellentLoss trained one at a time."""
-    from replication.losses import RepellentLoss
+    from replication.engine.losses import RepellentLoss
 
     spec = tiny_train(epochs=2)
     models = [tiny_model(seed) for seed in range(2)]
@@ -54,7 +54,7 @@ def test_stacked_repellence_matches_the_one_model_loss(digits, strength):
 
 def test_repellent_loss_equals_the_formula_and_its_gradient():
     """J = λ/|Θ| Σ cos²(θ⊙m, θ_r⊙m), against a direct computation with autograd."""
-    from replication.losses import RepellentLoss
+    from replication.engine.losses import RepellentLoss
 
     model = tiny_model(0)
     mask = M.prune_global(dict(model.named_parameters()), M.dense_mask(model), 0.5).mask
@@ -149,7 +149,7 @@ def test_a_members_bits_do_not_depend_on_its_place_or_company_in_the_stack(digit
 def test_the_stacked_layer_gradients_equal_autograds(needs_input_grad):
     """_StackedLinear computes the weight gradient as gᵀx directly; it must equal autograd's, in
     float64 and on a strided weight view like StackedMLP's padded leaves."""
-    from replication.population import _StackedLinear
+    from replication.engine.stacked_mlp import _StackedLinear
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(3, 5, 7, generator=g, dtype=torch.float64)

@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 
 from . import kernels
-from .data import TensorData, epoch_order
+from ..data import TensorData, epoch_order
 from .losses import StackedRepellence
-from .spec import SpecError, TrainSpec
+from ..spec import SpecError, TrainSpec
 from .training import (  # noqa: F401 (Member is re-exported: it was defined here)
     ADAM_BETAS, ADAM_EPS, Member, TrainOutcome, lr_factor, make_optimizer, steps_per_epoch)
 

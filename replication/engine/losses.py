@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .masks import Mask
+from ..masks import Mask
 
 if TYPE_CHECKING:
     from .training import Member

@@ -27,16 +27,16 @@ from typing import Callable
 
 import torch
 
-from . import masks as M
-from .data import TensorData, load_dataset
-from .devices import on_host, to_device
-from .conv_population import can_vmap, train_conv_population
-from .evaluation import evaluate
+from .. import masks as M
+from ..data import TensorData, load_dataset
+from ..devices import on_host, to_device
+from .stacked_convnet import can_vmap, train_conv_population
+from ..evaluation import evaluate
 from .losses import RepellentLoss
-from .models import fresh_model
-from .population import Member, can_stack, train_population
-from .spec import ExperimentSpec, SpecError, derive_seed
-from .store import RoundRecord, Run, RunStore, StoreError
+from ..models import fresh_model
+from .stacked_mlp import Member, can_stack, train_population
+from ..spec import ExperimentSpec, SpecError, derive_seed
+from ..store import RoundRecord, Run, RunStore, StoreError
 from .training import train
 
 Progress = Callable[[ExperimentSpec, int, int, dict], None]

@@ -1,4 +1,4 @@
-"""Convnets trained as one vmapped population (conv_population.py, TrainSpec.stacking="vmap").
+"""Convnets trained as one vmapped population (engine/stacked_convnet.py, TrainSpec.stacking="vmap").
 
 What holds on the CPU, and is tested here: each member trains on exactly the batches and augmentation draws
 it would see alone; its forward pass and batch-norm buffers equal its one-model twin's bit for bit; its
@@ -17,14 +17,14 @@ import torch
 import torch.nn.functional as F
 
 from replication import masks as M
-from replication.conv_population import StackedNet, train_conv_population
+from replication.engine.stacked_convnet import StackedNet, train_conv_population
 from replication.evaluation import evaluate
-from replication.losses import RepellentLoss, StackedRepellence
-from replication.imp import run_experiments
+from replication.engine.losses import RepellentLoss, StackedRepellence
+from replication.engine.imp import run_experiments
 from replication.models import build_model
-from replication.population import Member
+from replication.engine.stacked_mlp import Member
 from replication.store import RunStore
-from replication.training import train
+from replication.engine.training import train
 
 from conftest import tiny_spec, tiny_train
 
@@ -115,8 +115,8 @@ def test_each_members_repellent_loss_and_its_gradient_are_its_one_model_twins(st
 def test_a_member_sees_exactly_the_batches_it_would_see_alone(digits, monkeypatch):
     """Every augmented batch a member trains on, recorded, equals its one-model twin's, step for step: its noise
     comes from its own seed, drawn in the same order, whatever its company."""
-    import replication.conv_population as population_module
-    import replication.training as training_module
+    import replication.engine.stacked_convnet as population_module
+    import replication.engine.training as training_module
 
     seen = []
     recording = lambda real: lambda x, g, *a, **k: seen.append(real(x, g, *a, **k)) or seen[-1]  # noqa: E731

@@ -16,10 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import TensorData, augment, batch_indices
-from .devices import tf32
-from .masks import Mask, apply_mask
-from .spec import SpecError, TrainSpec
+from ..data import TensorData, augment, batch_indices
+from ..devices import tf32
+from ..masks import Mask, apply_mask
+from ..spec import SpecError, TrainSpec
 
 ExtraLoss = Callable[[nn.Module], torch.Tensor]
 
