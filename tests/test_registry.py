@@ -222,3 +222,22 @@ def test_a_scale_is_found_by_its_module_alone(tmp_path, monkeypatch):
     finally:
         for name in [m for m in sys.modules if m.startswith("replication_copy")]:
             del sys.modules[name]
+
+
+def test_the_long_scale_waits_for_its_map_and_builds_its_setups_from_the_pick():
+    from replication.instability_map import MAP
+    from replication.registry import long
+
+    assert long.PICK is None and all(s.not_run for s in SETUPS["long"].values())  # the map has not decided
+    cell = next(c for c in MAP if (c.batch, c.epochs, c.schedule, c.augment) == (16, 16, "step", False))
+    setups = long.setups_on(cell.overrides(), unstable_batch=16, stable_batch=256, seeds=3)
+    ran = {c for c, s in setups.items() if not s.not_run}
+    assert ran == {"stable-training-finds-tickets", "instability-predicts-tickets", "tickets-retrain-to-similar-regions",
+                   "random-reinit-fails", "stability-is-batch-not-steps"}
+    assert set(setups) == set(CLAIMS)
+    ours = setups["stability-is-batch-not-steps"]
+    assert ours.equal_steps_epochs() == 64  # batch 64 for batch 16's 16 epochs of steps
+    specs = CLAIMS["stability-is-batch-not-steps"].specs(ours)
+    # the equal-steps arm decays its learning rate at the same optimizer steps as batch 16 (4 × its epochs)
+    assert {(s.train.batch_size, s.train.epochs, s.train.milestones) for s in specs} == {
+        (16, 16, (11, 13)), (64, 64, (44, 52))}

@@ -123,7 +123,13 @@ class Setup:
 
     def base(self, **train: Any) -> ExperimentSpec:
         train = {k: v for k, v in train.items() if v is not None}  # an arm the setup leaves unset (no batch)
-        spec = preset(self.preset, **{**dict(self.overrides), **train})
+        settings = {**dict(self.overrides), **train}
+        if "epochs" in train and settings.get("milestones"):
+            # A longer round keeps its step schedule's decays at the same share of training (for claim 12's
+            # equal-steps arm: at the same optimizer steps as the batch it is compared with).
+            own = preset(self.preset, **dict(self.overrides)).train.epochs
+            settings["milestones"] = tuple(round(m * train["epochs"] / own) for m in settings["milestones"])
+        spec = preset(self.preset, **settings)
         return spec.with_(prune=dataclasses.replace(spec.prune, rounds=self.rounds))
 
     def specs(self, control: str = "imp", seeds: int | None = None, repel: float = 0.0,
