@@ -280,8 +280,8 @@ def trend(levels: Sequence[float], values: np.ndarray, margin: float, alpha: flo
                                  test=f"per-seed Spearman ρ over {len(levels)} levels, exact sign-flip on ρ")
 
 
-# The fewest seeds whose exact sign-flip p can fall below α: 2^−n < α.
 def sign_flip_seeds(alpha: float = ALPHA) -> int:
+    """The fewest seeds whose exact sign-flip p can fall below α (2^−n < α: 5 at α = 0.05)."""
     return math.floor(math.log2(1 / alpha)) + 1
 
 
