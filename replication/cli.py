@@ -438,13 +438,9 @@ def _claims_dir() -> Path:
 
 def _print_verdicts(results: Path, claims: set[str]) -> None:
     """The verdicts of the claims just run, as the report's summary table, on stdout."""
-    import json
+    from .report import read_results, summary_table
 
-    from .report import summary_table
-
-    if not results.is_file():
-        return
-    ran = [r for r in json.loads(results.read_text()) if r["claim"] in claims]
+    ran = [r for r in read_results(results) if r.claim.id in claims]
     if ran:
         print(summary_table(ran))
 

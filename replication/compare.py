@@ -5,14 +5,12 @@ puts it in the README between its markers."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 from .atomic import atomic_write_bytes
 from .registry import CLAIMS, SCALES
 from .figures import plot_verdict_matrix
-from .report import fmt_number, markdown_table
+from .report import ClaimResult, fmt_number, markdown_table, read_results
 from .verdicts import Verdict
 
 START, END = "<!-- compare:start -->", "<!-- compare:end -->"
@@ -20,28 +18,35 @@ COLOURS = {Verdict.SUPPORTED: "#4caf50", Verdict.REFUTED: "#e57373", Verdict.INC
            Verdict.NOT_TESTABLE: "#90caf9", Verdict.ERROR: "#9575cd", Verdict.NOT_RUN: "#e0e0e0"}
 
 
-def load(reports: Path) -> dict[str, dict[str, dict[str, Any]]]:
-    """scale -> claim id -> its result, for every scale (in SCALES' order) with a results.json under `reports`."""
+Results = dict[str, dict[str, ClaimResult]]  # scale -> claim id -> its result
+
+
+def load(reports: Path) -> Results:
+    """Every scale (in SCALES' order) with a results.json under `reports`."""
     out = {}
     for scale in SCALES:
         path = Path(reports) / scale / "results.json"
         if path.is_file():
-            out[scale] = {r["claim"]: r for r in json.loads(path.read_text())}
+            out[scale] = {r.claim.id: r for r in read_results(path)}
     return out
 
 
-def cell(result: dict[str, Any] | None) -> str:
+def _effect(result: ClaimResult | None) -> float | None:
+    return result.decision.effect if result is not None and result.decision is not None else None
+
+
+def cell(result: ClaimResult | None) -> str:
     """A verdict with the claim's effect and interval, as the report's summary shows them."""
     if result is None:
         return "–"
-    d = result.get("decision") or {}
-    if d.get("effect") is None:
-        return f"**{result['verdict']}**"
-    interval = "" if d.get("ci_low") is None else f" [{fmt_number(d['ci_low'])}, {fmt_number(d['ci_high'])}]"
-    return f"**{result['verdict']}** {fmt_number(d['effect'])}{interval}"
+    d = result.decision
+    if d is None or d.effect is None:
+        return f"**{result.verdict}**"
+    interval = "" if d.ci_low is None else f" [{fmt_number(d.ci_low)}, {fmt_number(d.ci_high)}]"
+    return f"**{result.verdict}** {fmt_number(d.effect)}{interval}"
 
 
-def table(by_scale: dict[str, dict[str, dict[str, Any]]], reports: str = "reports") -> str:
+def table(by_scale: Results, reports: str = "reports") -> str:
     """A row per claim, a column per scale (its header links the scale's report, under `reports`)."""
     scales = list(by_scale)
     rows = [[c.number, f"`{c.id}`", c.figure, *(cell(by_scale[s].get(c.id)) for s in scales)]
@@ -50,7 +55,7 @@ def table(by_scale: dict[str, dict[str, dict[str, Any]]], reports: str = "report
     return markdown_table(["#", "claim", "paper", *links], rows)
 
 
-def figure(by_scale: dict[str, dict[str, dict[str, Any]]], path: Path) -> None:
+def figure(by_scale: Results, path: Path) -> None:
     """The verdict matrix: a row per claim, a column per scale, each cell coloured by its verdict."""
     claims = sorted(CLAIMS.values(), key=lambda c: c.number)
     cells = []
@@ -58,8 +63,8 @@ def figure(by_scale: dict[str, dict[str, dict[str, Any]]], path: Path) -> None:
         row = []
         for scale in by_scale:
             result = by_scale[scale].get(claim.id)
-            effect = ((result or {}).get("decision") or {}).get("effect")
-            verdict = Verdict(result["verdict"]) if result else None
+            effect = _effect(result)
+            verdict = result.verdict if result else None
             text = "–" if verdict is None else verdict.value + ("" if effect is None else f"\n{fmt_number(effect)}")
             row.append((COLOURS[verdict or Verdict.NOT_RUN], text))
         cells.append(row)

@@ -241,13 +241,10 @@ def setup(request: pytest.FixtureRequest, lab, conclude: Conclude):
 
 def result_for(claim: Claim, scale: str, decision: Decision | None, wall: float,
                evidence: Evidence | None = None, reason: str = "") -> ClaimResult:
-    from .report import ClaimResult, Evidence
+    from .report import ClaimResult, DeclaredClaim, Evidence
 
     setup = setup_for(claim.id, scale)
-    declared = {"id": claim.id, "number": claim.number, "statement": claim.statement, "figure": claim.figure,
-                "comparison": claim.comparison, "parts": [dataclasses.asdict(p) for p in claim.parts],
-                "beyond_paper": claim.beyond_paper}
-    return ClaimResult(declared, scale, decision, wall, reason, evidence or Evidence(),
+    return ClaimResult(DeclaredClaim.of(claim), scale, decision, wall, reason, evidence or Evidence(),
                        known_refuted=setup.known_refuted if setup else "",
                        refuted_parts=list(setup.refuted_parts) if setup else [])
 
@@ -288,9 +285,9 @@ def outcome(result: ClaimResult) -> None:
     Where the record names the parts it is about (`Setup.refuted_parts`), any
     other part that is not SUPPORTED fails too.
     """
-    message = f"{result.claim['id']} [{result.scale}]: {result.verdict} — {result.explanation}"
+    message = f"{result.claim.id} [{result.scale}]: {result.verdict} — {result.explanation}"
     lapsed = [i for i, part in enumerate(result.parts, 1)
-              if result.refuted_parts and i not in result.refuted_parts and part["verdict"] != SUPPORTED]
+              if result.refuted_parts and i not in result.refuted_parts and part.verdict != SUPPORTED]
     if result.known_refuted and lapsed:
         pytest.fail(f"{message}; part(s) {lapsed}, recorded as replicating beside the known refutation of "
                     f"part(s) {result.refuted_parts}, no longer do", pytrace=False)
@@ -313,13 +310,15 @@ class _Recorder:
 
     def __init__(self, config: pytest.Config, options: SessionOptions):
         self.config, self.options = config, options
-        self.results: list[dict[str, Any]] = []
+        self.results: list[ClaimResult] = []
         self.started = time.perf_counter()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in report.user_properties:
             if name == RESULT_PROPERTY and report.when in ("setup", "call"):
-                self.results.append(json.loads(value))
+                from .report import ClaimResult
+
+                self.results.append(ClaimResult.from_dict(json.loads(value)))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         progress = getattr(self.config.stash.get(SESSION, None), "progress", None)
@@ -327,14 +326,15 @@ class _Recorder:
             progress.close()
         if not self.results or self.options.no_report:
             return
-        from .report import merge_results, provenance, write_report
+        from .report import Decided, merge_results, provenance, write_report
 
         out = Path(self.options.report_dir)
         prov = provenance(time.perf_counter() - self.started, self.options.device)
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        decided = {"commit": prov["commit"], "date": prov["date"]}
-        for scale in sorted({r["scale"] for r in self.results}):
-            merged = merge_results(out, scale, [{**r, "decided": decided} for r in self.results if r["scale"] == scale])
+        decided = Decided(prov["commit"], prov["date"])
+        for scale in sorted({r.scale for r in self.results}):
+            new = [dataclasses.replace(r, decided=decided) for r in self.results if r.scale == scale]
+            merged = merge_results(out, scale, new)
             runs = {"runs": self.config.stash[SESSION].run_counts(scale)} if SESSION in self.config.stash else {}
             path = write_report(merged, scale, out, {**prov, **runs})
             if reporter is not None:

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import __version__
 from .atomic import atomic_write_bytes, atomic_write_json
-from .stats import Decision
+from .stats import Decision, Precondition
 from .verdicts import NOT_RUN, Verdict  # NOT_RUN re-exported
 
 RESULT_KEYS = ("claim", "scale", "verdict", "reason", "decision", "wall_seconds")
@@ -52,40 +52,94 @@ class Evidence:
                         self.reference or other.reference)
 
 
+@dataclass(frozen=True)
+class DeclaredPart:
+    """A part of the claim as declared (registry.Part): its rule, margin and unit. rule is None in a record written
+    before 0.2, which declared one margin for the whole claim."""
+
+    margin: float | None
+    unit: str = ""
+    rule: str | None = None
+
+
+@dataclass(frozen=True)
+class DeclaredClaim:
+    """The claim as the registry declared it when it was decided (a record keeps it: the registry may change)."""
+
+    id: str
+    number: int
+    statement: str
+    figure: str
+    comparison: str
+    parts: list[DeclaredPart] = field(default_factory=list)
+    beyond_paper: bool = False
+
+    @classmethod
+    def of(cls, claim: Any) -> DeclaredClaim:
+        """From a registry.Claim."""
+        return cls(claim.id, claim.number, claim.statement, claim.figure, claim.comparison,
+                   [DeclaredPart(p.margin, p.unit, p.rule) for p in claim.parts], claim.beyond_paper)
+
+
+@dataclass(frozen=True)
+class Decided:
+    """Which session decided a claim: a report merges results of several."""
+
+    commit: str
+    date: str
+
+
 @dataclass
 class ClaimResult:
-    """One claim's outcome at one scale: the claim as declared, its Decision (None: not run) and evidence."""
+    """One claim's outcome at one scale: the claim as declared, its Decision (None: not run) and evidence. The report
+    renders these alone; results.json holds their `to_dict` and `from_dict` reads it back (records of 0.1 too)."""
 
-    claim: dict[str, Any]  # id, number, statement, figure, comparison, parts (rule, margin, unit)
+    claim: DeclaredClaim
     scale: str
     decision: Decision | None
     wall_seconds: float = 0.0
-    reason: str = ""  # why it was not run (a decision carries its own reason)
+    reason: str = ""  # why it was not run (a decision carries its own reason; this one is for records without)
     evidence: Evidence = field(default_factory=Evidence)
     known_refuted: str = ""  # why this claim is known not to replicate at this scale (Setup.known_refuted)
     refuted_parts: list[int] = field(default_factory=list)  # the parts known_refuted is about (Setup.refuted_parts)
+    decided: Decided | None = None
 
     @property
-    def verdict(self) -> str:
+    def verdict(self) -> Verdict:
         return self.decision.verdict if self.decision is not None else NOT_RUN
 
     @property
     def explanation(self) -> str:
         """Why the verdict is what it is: the decision's reason, or why the claim was not run."""
-        return self.decision.reason if self.decision is not None else self.reason
+        return (self.decision.reason if self.decision is not None else "") or self.reason
 
     @property
-    def parts(self) -> list[dict[str, Any]]:
-        """Each part's decision, as a dict (a claim of one part: its decision)."""
-        return [] if self.decision is None else self.decision.parts or [self.decision.to_dict()]
+    def parts(self) -> list[Decision]:
+        """Each part's decision (a claim of one part: its decision)."""
+        return [] if self.decision is None else self.decision.parts or [self.decision]
 
     def to_dict(self) -> dict[str, Any]:
         """The results.json record: the claim's fields at the top, the decision once, beneath."""
-        return {**self.claim, "claim": self.claim["id"], "scale": self.scale, "verdict": self.verdict,
-                "reason": self.explanation,
-                "decision": self.decision.to_dict() if self.decision else None,
-                "wall_seconds": self.wall_seconds, **asdict(self.evidence),
-                "known_refuted": self.known_refuted, "refuted_parts": self.refuted_parts}
+        out = {**asdict(self.claim), "claim": self.claim.id, "scale": self.scale, "verdict": self.verdict,
+               "reason": self.explanation, "decision": self.decision.to_dict() if self.decision else None,
+               "wall_seconds": self.wall_seconds, **asdict(self.evidence),
+               "known_refuted": self.known_refuted, "refuted_parts": self.refuted_parts}
+        return out | ({"decided": asdict(self.decided)} if self.decided else {})
+
+    @classmethod
+    def from_dict(cls, r: dict[str, Any]) -> ClaimResult:
+        """A results.json record. One written before 0.2 has no declared parts (its margin and unit sit at the top,
+        its parts are decisions) and no claim id beside `claim`."""
+        declared = [DeclaredPart(p["margin"], p["unit"], p["rule"]) for p in r.get("parts", []) if "rule" in p]
+        claim = DeclaredClaim(r.get("id", r["claim"]), r["number"], r["statement"], r["figure"], r["comparison"],
+                              declared or [DeclaredPart(r.get("margin"), r.get("unit", ""))],
+                              r.get("beyond_paper", False))
+        decision = Decision.from_dict(r["decision"]) if r.get("decision") else None
+        evidence = Evidence([Table(**t) for t in r.get("tables", [])], [Figure(**f) for f in r.get("figures", [])],
+                            r.get("configuration", ""), r.get("differs", ""), r.get("reference", ""))
+        return cls(claim, r["scale"], decision, r.get("wall_seconds", 0.0), r.get("reason", ""),
+                   evidence, r.get("known_refuted", ""), list(r.get("refuted_parts", [])),
+                   Decided(**r["decided"]) if r.get("decided") else None)
 
 
 # -- tables --------------------------------------------------------------------------
@@ -161,23 +215,28 @@ def fmt_number(v: Any, digits: int = 3) -> str:
     return str(v)
 
 
-def summary_table(results: list[dict[str, Any]]) -> str:
+def _interval(d: Decision) -> str:
+    """The decision's interval as the summary shows it, its level where it is not 95% (the parts of a claim of more
+    than two)."""
+    if d.ci_low is None:
+        return "–"
+    level = "" if d.confidence == 0.95 else f" ({100 * d.confidence:.3g}%)"
+    return f"[{fmt_number(d.ci_low)}, {fmt_number(d.ci_high)}]{level}"
+
+
+def summary_table(results: list[ClaimResult]) -> str:
     rows = []
-    for r in sorted(results, key=lambda r: r["number"]):
-        d = r.get("decision") or {}
-        interval = "–" if d.get("ci_low") is None else f"[{fmt_number(d['ci_low'])}, {fmt_number(d['ci_high'])}]"
-        level = d.get("confidence", 0.95)
-        if d.get("ci_low") is not None and level != 0.95:  # the parts of a claim of more than two
-            interval += f" ({100 * level:.3g}%)"
-        statement = ("*(ours, beyond the paper)* " if r.get("beyond_paper") else "") + r["statement"]
-        rows.append([r["number"], f"`{r['claim']}`", statement, f"**{r['verdict']}**",
-                     f"{fmt_number(d.get('effect'))} {interval}", fmt_number(d.get("p_value")), d.get("n_seeds") or "–",
-                     f"{r.get('wall_seconds', 0):.0f}"])
+    for r in sorted(results, key=lambda r: r.claim.number):
+        d = r.decision
+        statement = ("*(ours, beyond the paper)* " if r.claim.beyond_paper else "") + r.claim.statement
+        effect = "– –" if d is None else f"{fmt_number(d.effect)} {_interval(d)}"
+        rows.append([r.claim.number, f"`{r.claim.id}`", statement, f"**{r.verdict}**", effect,
+                     fmt_number(d and d.p_value), (d and d.n_seeds) or "–", f"{r.wall_seconds:.0f}"])
     return markdown_table(["#", "claim", "statement", "verdict", "effect [95% CI]", "p", "seeds", "wall s"], rows)
 
 
-def render(results: list[dict[str, Any]], scale: str, prov: dict[str, Any]) -> str:
-    counts = {v: sum(r["verdict"] == v for r in results) for v in Verdict}
+def render(results: list[ClaimResult], scale: str, prov: dict[str, Any]) -> str:
+    counts = {v: sum(r.verdict == v for r in results) for v in Verdict}
     lines = [f"# Replication report — scale `{scale}`", "",
              "Maene, Li & Moens (2021), *Towards Understanding Iterative Magnitude Pruning: Why Lottery Tickets Win*.",
              "Every claim is decided by a statistical test over seeds (the seed is the unit; arms are paired by seed).",
@@ -191,74 +250,71 @@ def render(results: list[dict[str, Any]], scale: str, prov: dict[str, Any]) -> s
              "## Provenance", "",
              *(f"- {k}: {fmt_number(v) if k != 'total_seconds' else (f'{v:.0f} s' if v else '–')}" for k, v in prov.items()),
              ""]
-    for r in sorted(results, key=lambda r: r["number"]):
+    for r in sorted(results, key=lambda r: r.claim.number):
         lines += _section(r)
     return "\n".join(lines) + "\n"
 
 
-def _section(r: dict[str, Any]) -> list[str]:
-    out = [f"## {r['number']}. `{r['claim']}` — {r['verdict']}", ""]
-    if r.get("decided"):  # results merged from several sessions: each claim says which one decided it
-        out += [f"*Decided {r['decided']['date']} at commit {r['decided']['commit']}.*", ""]
-    source = "Beyond the paper (a claim of ours)" if r.get("beyond_paper") else "The paper"
-    out += [f"**{source}:** {r['statement']} ({r['figure']})", ""]
-    if r["verdict"] == NOT_RUN:
-        return out + [f"Not run at this scale: {r['reason']}", ""]
-    declared = [p for p in r.get("parts", []) if "rule" in p]  # results.json written before 0.2: its own margin
-    declared = declared or [{"margin": r.get("margin"), "unit": r.get("unit", "")}]
-    margins = "; ".join(f"{fmt_number(p['margin'])} {p['unit']}" for p in declared)
-    out += [f"**Comparison:** {r['comparison']}. Smallest effect of interest: {margins}.", ""]
-    if r.get("configuration"):
-        out += [f"**Configuration:** {r['configuration']}", ""]
-    if r.get("differs"):
-        out += [f"**Differs from the paper:** {r['differs']}", ""]
-    for table in r.get("tables", []):
-        out += [f"**{table['title']}**", "", table["markdown"], ""]
-    for fig in r.get("figures", []):
-        out += [f"![{fig['caption']}]({fig['path']})", "", f"*{fig['caption']}*", ""]
-    if r.get("reference"):
-        out += [f"**Paper's reference values:** {r['reference']}", ""]
-    decision = r.get("decision") or {}
-    parts = decision.get("parts") or [decision]
-    out += ["**Test:**", ""]
-    for p in parts:
-        if not p:
-            continue
-        interval = "" if p.get("ci_low") is None else (f", {100 * p.get('confidence', 0.95):.3g}% CI "
-                                                      f"[{fmt_number(p['ci_low'])}, {fmt_number(p['ci_high'])}]")
-        extra = ""
-        if p.get("standardized") is not None:
-            extra += f", d_z {fmt_number(p['standardized'])}"
-        if p.get("fraction_positive") is not None:
-            extra += f", seeds in favour {fmt_number(p['fraction_positive'])}"
-        if p.get("permutation_p") is not None:
-            extra += f", sign-flip p {fmt_number(p['permutation_p'])}"
-        out.append(f"- {p.get('test', '')}: {p.get('verdict', '')} — effect {fmt_number(p.get('effect'))}{interval}, "
-                   f"p {fmt_number(p.get('p_value'))}, n={p.get('n_seeds')}{extra}. {p.get('reason', '')}")
-    out += _preconditions(decision.get("preconditions") or [])
-    out += ["", f"**Verdict: {r['verdict']}.** {r['reason']}", ""]
-    if r.get("known_refuted"):
+def _section(r: ClaimResult) -> list[str]:
+    c, e = r.claim, r.evidence
+    out = [f"## {c.number}. `{c.id}` — {r.verdict}", ""]
+    if r.decided:  # results merged from several sessions: each claim says which one decided it
+        out += [f"*Decided {r.decided.date} at commit {r.decided.commit}.*", ""]
+    source = "Beyond the paper (a claim of ours)" if c.beyond_paper else "The paper"
+    out += [f"**{source}:** {c.statement} ({c.figure})", ""]
+    if r.decision is None:
+        return out + [f"Not run at this scale: {r.reason}", ""]
+    margins = "; ".join(f"{fmt_number(p.margin)} {p.unit}" for p in c.parts)
+    out += [f"**Comparison:** {c.comparison}. Smallest effect of interest: {margins}.", ""]
+    if e.configuration:
+        out += [f"**Configuration:** {e.configuration}", ""]
+    if e.differs:
+        out += [f"**Differs from the paper:** {e.differs}", ""]
+    for table in e.tables:
+        out += [f"**{table.title}**", "", table.markdown, ""]
+    for fig in e.figures:
+        out += [f"![{fig.caption}]({fig.path})", "", f"*{fig.caption}*", ""]
+    if e.reference:
+        out += [f"**Paper's reference values:** {e.reference}", ""]
+    out += ["**Test:**", "", *(_part_line(p) for p in r.parts)]
+    out += _preconditions(r.decision.preconditions)
+    out += ["", f"**Verdict: {r.verdict}.** {r.explanation}", ""]
+    if r.known_refuted:
         out += [f"**Known not to replicate at this scale** (a strict expected failure in the test suite): "
-                f"{r['known_refuted']}", ""]
+                f"{r.known_refuted}", ""]
     return out
 
 
-def _preconditions(checked: list[dict[str, Any]]) -> list[str]:
+def _part_line(p: Decision) -> str:
+    interval = "" if p.ci_low is None else (f", {100 * p.confidence:.3g}% CI "
+                                            f"[{fmt_number(p.ci_low)}, {fmt_number(p.ci_high)}]")
+    extra = ""
+    if p.standardized is not None:
+        extra += f", d_z {fmt_number(p.standardized)}"
+    if p.fraction_positive is not None:
+        extra += f", seeds in favour {fmt_number(p.fraction_positive)}"
+    if p.permutation_p is not None:
+        extra += f", sign-flip p {fmt_number(p.permutation_p)}"
+    return (f"- {p.test}: {p.verdict} — effect {fmt_number(p.effect)}{interval}, "
+            f"p {fmt_number(p.p_value)}, n={p.n_seeds}{extra}. {p.reason}")
+
+
+def _preconditions(checked: list[Precondition]) -> list[str]:
     """What the claim presupposes of its setting, each with the numbers that show whether it holds."""
     if not checked:
         return []
     out = ["", "**Preconditions** (where one does not hold, the claim or its part is NOT TESTABLE):", ""]
     for p in checked:
-        gate = f" (part {p['part']})" if p.get("part") else ""
-        out.append(f"- {p['needs']}{gate}: {'holds' if p['holds'] else '**does not hold**'}: {p['numbers']}.")
+        gate = f" (part {p.part})" if p.part else ""
+        out.append(f"- {p.needs}{gate}: {'holds' if p.holds else '**does not hold**'}: {p.numbers}.")
     return out
 
 
-def write_report(results: list[dict[str, Any]], scale: str, out_dir: Path, prov: dict[str, Any]) -> Path:
+def write_report(results: list[ClaimResult], scale: str, out_dir: Path, prov: dict[str, Any]) -> Path:
     """Write REPORT.md and results.json atomically; returns the REPORT.md path."""
     out_dir = Path(out_dir) / scale
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out_dir / "results.json", sorted(results, key=lambda r: r["number"]))
+    atomic_write_json(out_dir / "results.json", [r.to_dict() for r in sorted(results, key=lambda r: r.claim.number)])
     atomic_write_json(out_dir / "provenance.json", prov)
     path = out_dir / "REPORT.md"
     atomic_write_bytes(path, render(results, scale, prov).encode())
@@ -266,20 +322,23 @@ def write_report(results: list[dict[str, Any]], scale: str, out_dir: Path, prov:
     return path
 
 
-def _remove_stale_figures(folder: Path, results: list[dict[str, Any]]) -> None:
+def _remove_stale_figures(folder: Path, results: list[ClaimResult]) -> None:
     """Figures no result links any more (a claim now NOT RUN, a renamed plot) would linger beside the report
     and read as current; every result of the scale is in `results`, so the rest is stale."""
-    linked = {Path(fig["path"]).name for r in results for fig in r.get("figures", [])}
+    linked = {Path(fig.path).name for r in results for fig in r.evidence.figures}
     for stale in (p for p in folder.glob("*.png") if p.name not in linked):
         stale.unlink()
 
 
-def merge_results(out_dir: Path, scale: str, new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def read_results(path: Path) -> list[ClaimResult]:
+    """A results.json (none there: no results)."""
+    return [ClaimResult.from_dict(r) for r in json.loads(Path(path).read_text())] if Path(path).is_file() else []
+
+
+def merge_results(out_dir: Path, scale: str, new: list[ClaimResult]) -> list[ClaimResult]:
     """Results already on disk for this scale, updated by the claims just run."""
-    path = Path(out_dir) / scale / "results.json"
-    old = json.loads(path.read_text()) if path.is_file() else []
-    merged = {r["claim"]: r for r in old if r.get("scale") == scale}
-    merged.update({r["claim"]: r for r in new})
+    merged = {r.claim.id: r for r in read_results(Path(out_dir) / scale / "results.json") if r.scale == scale}
+    merged.update({r.claim.id: r for r in new})
     return list(merged.values())
 
 

@@ -46,13 +46,14 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Sequence
 
 import numpy as np
 from scipy import stats as sps
 
-from .verdicts import ERROR, INCONCLUSIVE, NOT_TESTABLE, REFUTED, SUPPORTED  # re-exported: claims import them here
+# The verdicts are re-exported: the claim tests import them from here.
+from .verdicts import ERROR, INCONCLUSIVE, NOT_TESTABLE, REFUTED, SUPPORTED, Verdict
 
 VERDICTS = (SUPPORTED, REFUTED, INCONCLUSIVE, ERROR, NOT_TESTABLE)
 ALPHA = 0.05
@@ -60,7 +61,7 @@ ALPHA = 0.05
 
 @dataclass
 class Decision:
-    verdict: str
+    verdict: Verdict
     test: str
     effect: float | None = None  # mean per-seed effect
     ci_low: float | None = None  # two-sided t interval of the effect, at `confidence`
@@ -75,11 +76,20 @@ class Decision:
     seeds_for_80_power: int | None = None
     reason: str = ""
     per_seed: list[float] = field(default_factory=list)
-    parts: list[dict[str, Any]] = field(default_factory=list)  # the sub-decisions of a combined claim
-    preconditions: list[dict[str, Any]] = field(default_factory=list)  # Precondition.to_dict, checked or not
+    parts: list[Decision] = field(default_factory=list)  # the sub-decisions of a combined claim
+    preconditions: list[Precondition] = field(default_factory=list)  # what the claim presupposes, checked or not
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Decision:
+        """A decision as results.json holds it; fields a record of an older version lacks take their defaults,
+        and fields it has that this version dropped are ignored."""
+        known = {f.name for f in fields(cls)} - {"verdict", "parts", "preconditions"}
+        return cls(Verdict(d["verdict"]), **{k: v for k, v in d.items() if k in known},
+                   parts=[cls.from_dict(p) for p in d.get("parts") or []],
+                   preconditions=[Precondition(**p) for p in d.get("preconditions") or []])
 
 
 def error(test: str, reason: str, n_seeds: int = 0) -> Decision:
@@ -319,15 +329,14 @@ def discrete_exceeds_zero(values: Sequence[float], margin: float, alpha: float =
 def combine(decisions: Sequence[Decision], test: str = "all parts") -> Decision:
     """A claim with several parts holds only if every part holds (intersection-union: no α inflation)."""
     verdicts = [d.verdict for d in decisions]
-    parts = [d.to_dict() for d in decisions]
+    parts = list(decisions)
     for verdict in (ERROR, REFUTED, NOT_TESTABLE, INCONCLUSIVE):
         if verdict in verdicts:
             first = decisions[verdicts.index(verdict)]
-            return Decision(**{**asdict(first), "verdict": verdict, "test": test, "parts": parts,
-                               "reason": f"{first.test}: {first.reason}"})
+            return replace(first, verdict=verdict, test=test, parts=parts, reason=f"{first.test}: {first.reason}")
     p_values = [d.p_value for d in decisions if d.p_value is not None]
-    return Decision(**{**asdict(decisions[0]), "test": test, "parts": parts, "p_value": max(p_values),
-                       "reason": "; ".join(f"{d.test}: {d.reason}" for d in decisions)})
+    return replace(decisions[0], test=test, parts=parts, p_value=max(p_values),
+                   reason="; ".join(f"{d.test}: {d.reason}" for d in decisions))
 
 
 # -- one decision function: a claim's parts declare their rule and margin, this applies them ----------------
@@ -379,8 +388,8 @@ class Precondition:
 def _untestable(decision: Decision, failed: Sequence[Precondition]) -> Decision:
     """The decision, NOT TESTABLE because of `failed`; what its test alone would have said stays in the reason."""
     missing = "; ".join(f"{p.needs}, but {p.numbers}" for p in failed)
-    return Decision(**{**asdict(decision), "verdict": NOT_TESTABLE,
-                       "reason": f"not testable: {missing} (the test alone: {decision.verdict}, {decision.reason})"})
+    return replace(decision, verdict=NOT_TESTABLE,
+                   reason=f"not testable: {missing} (the test alone: {decision.verdict}, {decision.reason})")
 
 
 def decide(claim, readings: Sequence[Reading], test: str = "all parts",
@@ -398,5 +407,5 @@ def decide(claim, readings: Sequence[Reading], test: str = "all parts",
     failed = [p for p in preconditions if p.part is None and not p.holds]
     if failed:
         out = _untestable(out, failed)
-    out.preconditions = [p.to_dict() for p in preconditions]
+    out.preconditions = list(preconditions)
     return out

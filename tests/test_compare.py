@@ -8,6 +8,7 @@ from pathlib import Path
 from replication import compare
 from replication.cli import main
 from replication.registry import CLAIMS
+from replication.report import ClaimResult
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "reports"
@@ -29,7 +30,8 @@ def test_the_table_has_a_row_per_claim_and_a_column_per_committed_scale():
 
 
 def test_a_claim_without_a_decision_shows_its_verdict_alone():
-    assert compare.cell({"verdict": "NOT RUN", "decision": None}) == "**NOT RUN**"
+    assert compare.cell(ClaimResult.from_dict({**_committed("smoke", "random-reinit-fails"), "decision": None})) == \
+        "**NOT RUN**"
     assert compare.cell(None) == "–"
 
 

@@ -84,10 +84,10 @@ def test_a_failed_precondition_of_the_claim_makes_it_not_testable_whatever_its_t
         decision = stats.decide(_claim(1), [reading], preconditions=[failed])
         assert decision.verdict == NOT_TESTABLE
         assert "its LII is 0.2 points" in decision.reason and "the test alone" in decision.reason
-        assert decision.preconditions == [failed.to_dict()]
+        assert decision.preconditions == [failed]
     held = stats.Precondition("the small batch is unstable", True, "its LII is 40 points")
     assert stats.decide(_claim(1), [NONE], preconditions=[held]).verdict == REFUTED
-    assert stats.decide(_claim(1), [CLEAR], preconditions=[held]).preconditions == [held.to_dict()]
+    assert stats.decide(_claim(1), [CLEAR], preconditions=[held]).preconditions == [held]
 
 
 def test_a_failed_precondition_of_a_part_gates_that_part_alone():
@@ -96,7 +96,7 @@ def test_a_failed_precondition_of_a_part_gates_that_part_alone():
     # a part whose preconditions hold and whose statement fails still refutes the claim
     assert stats.decide(_claim(2), [NONE, CLEAR], preconditions=[gate]).verdict == REFUTED
     decision = stats.decide(_claim(2), [CLEAR, CLEAR], preconditions=[gate])
-    assert decision.verdict == NOT_TESTABLE and [p["verdict"] for p in decision.parts] == [SUPPORTED, NOT_TESTABLE]
+    assert decision.verdict == NOT_TESTABLE and [p.verdict for p in decision.parts] == [SUPPORTED, NOT_TESTABLE]
 
 
 @pytest.mark.parametrize("n,verdict", [(4, "INCONCLUSIVE"), (5, SUPPORTED)])

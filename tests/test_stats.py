@@ -383,8 +383,8 @@ def test_combine_is_intersection_union(parts):
     if combined.verdict == SUPPORTED:
         assert all(v == SUPPORTED for v in verdicts)
     assert combined.test == "combined"
-    assert [p["verdict"] for p in combined.parts] == verdicts
-    assert combined.parts == [p.to_dict() for p in parts]
+    assert [p.verdict for p in combined.parts] == verdicts
+    assert combined.parts == list(parts)
     assert 0.0 <= combined.p_value <= 1.0
 
 
@@ -437,7 +437,7 @@ def test_decide_applies_each_parts_rule_to_its_reading():
     assert one == stats.exceeds_zero(a - b, 1.0, test="a > b")  # one part: the decision itself, not combined
     both = stats.decide(_claim(("non-inferiority", 1.0), ("equivalence", 5.0)),
                         [stats.Reading(a - b), stats.Reading(a, b, test="a ≈ b")], test="both")
-    assert both.parts == [stats.noninferior(a - b, 1.0).to_dict(), stats.equivalent(a, b, 5.0, test="a ≈ b").to_dict()]
+    assert both.parts == [stats.noninferior(a - b, 1.0), stats.equivalent(a, b, 5.0, test="a ≈ b")]
     assert both.test == "both"
     levels, values = [1, 2, 3], np.array([[1.0, 2.0, 3.0], [1.0, 3.0, 2.0], [0.0, 1.0, 2.0], [2.0, 1.0, 3.0]])
     rising = stats.decide(_claim(("trend", 0.5)), [stats.Reading(values, levels=levels)])
@@ -449,12 +449,12 @@ def test_decide_gives_every_part_of_a_three_part_claim_the_wider_interval():
     three = stats.decide(_claim(("superiority", 1.0), ("superiority", 1.0), ("superiority", 1.0)),
                          [stats.Reading(d)] * 3)
     level = stats.refuting_confidence(3)
-    assert level > 0.95 and [p["confidence"] for p in three.parts] == [level] * 3
-    assert three.parts[0] == stats.exceeds_zero(d, 1.0, confidence=level).to_dict()
+    assert level > 0.95 and [p.confidence for p in three.parts] == [level] * 3
+    assert three.parts[0] == stats.exceeds_zero(d, 1.0, confidence=level)
     # a scale that reads fewer parts (an arm it lacks) keeps the claim's level
     two_read = stats.decide(_claim(("superiority", 1.0), ("superiority", 1.0), ("superiority", 1.0)),
                             [stats.Reading(d)] * 2)
-    assert [p["confidence"] for p in two_read.parts] == [level] * 2
+    assert [p.confidence for p in two_read.parts] == [level] * 2
 
 
 def test_decide_refuses_an_unknown_rule():
