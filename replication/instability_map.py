@@ -26,6 +26,13 @@ before any IMP run of the scale it chooses (`long`). The rule:
   UNSTABLE_BATCH is unstable and a larger batch of the same setting is stable.
   If no setting qualifies, the map is itself the finding: the scale then reads the
   rounds where the contrast exists, and its report says so in its first lines.
+  Operationally (declared before any IMP run of the scale, with three of the map's
+  eleven cells still training): among the settings with a batch-UNSTABLE_BATCH cell
+  and a larger batch's cell that both train, the subnetwork rounds the map measured
+  (2, 5 and 10) at which every seed of the first has an LII of at least UNSTABLE_CUT
+  and every seed of the second one under STABLE_CUT; the cheapest setting with at
+  least one such round is picked, and the scale's claims read those rounds. Where no
+  setting has one, the scale runs nothing: the map is the whole finding.
 
 Absolute cuts, unlike the older probes' "half the largest LII of the sweep": adding
 a cell to the map never relabels another.
@@ -41,7 +48,8 @@ from .registry import STABLE_CUT, TRAINS_FLOOR, UNSTABLE_CUT, Probe, training_ba
 PRESET = "resnet20-fashion-mnist-sgd"
 TRAIN_IMAGES = 8192  # data.REDUCED["fashion-mnist-8k-14px"]
 READ_ROUNDS = (5, 10)  # the subnetworks the long scale's claims read
-CONTEXT_ROUNDS = (0, 2)  # measured beside them, never decide
+CONTEXT_ROUNDS = (0, 2)  # measured beside them, never decide by the main rule
+SUBNETWORK_ROUNDS = (2, 5, 10)  # every subnetwork round measured: the fallback may read any of them
 UNSTABLE_BATCH = 16
 FAILS, UNSTABLE, BETWEEN, STABLE = "fails", "unstable", "between", "stable"
 # Table 1's ResNet-20 step schedule divides the learning rate by 10 at epochs 56 and 71 of 85; a round of E
@@ -150,3 +158,39 @@ def choose(found: dict[Cell, str]) -> tuple[Cell, Cell] | None:
              if u.batch == UNSTABLE_BATCH and found[u] == UNSTABLE and s.setting == u.setting
              and s.batch > u.batch and found[s] == STABLE]
     return min(pairs, key=lambda p: (p[0].steps, -p[1].batch), default=None)
+
+
+@dataclass(frozen=True)
+class Pick:
+    """What the map decides for its scale: the unstable and the stable cell of one setting, and the subnetwork
+    rounds the scale's claims read (READ_ROUNDS, or where the fallback found the contrast)."""
+
+    unstable: Cell
+    stable: Cell
+    rounds: tuple[int, ...] = READ_ROUNDS
+
+    @property
+    def fallback(self) -> bool:
+        return self.rounds != READ_ROUNDS
+
+
+def contrast_rounds(small: CellResult, large: CellResult) -> tuple[int, ...]:
+    """The subnetwork rounds at which every seed of `small` is unstable and every seed of `large` stable, each
+    round judged alone by the cuts."""
+    return tuple(r for r in SUBNETWORK_ROUNDS
+                 if min(small.lii[r]) >= UNSTABLE_CUT and max(large.lii[r]) < STABLE_CUT)
+
+
+def decide(results: list[CellResult], classes: int) -> Pick | None:
+    """The module's rule on the cells measured: `choose`, else the fallback on single rounds, else None."""
+    if not results:
+        return None
+    found = regimes(results, classes)
+    chosen = choose(found)
+    if chosen:
+        return Pick(*chosen)
+    by_cell = {r.cell: r for r in results}
+    pairs = [Pick(u, s, contrast_rounds(by_cell[u], by_cell[s])) for u in found for s in found
+             if u.batch == UNSTABLE_BATCH and s.setting == u.setting and s.batch > u.batch
+             and FAILS not in (found[u], found[s])]
+    return min((p for p in pairs if p.rounds), key=lambda p: (p.unstable.steps, -p.stable.batch), default=None)

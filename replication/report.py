@@ -348,15 +348,8 @@ def render_map(results: list, classes: int, pending: list, scale: str, prov: dic
     from . import instability_map as M
 
     found = M.regimes(results, classes) if results else {}
-    pick = M.choose(found)
+    verdict = _map_verdict(M.decide(results, classes), pending)
     rounds = M.CONTEXT_ROUNDS + M.READ_ROUNDS
-    if pick:
-        verdict = (f"**The rule picks {pick[0].schedule} schedule, {pick[0].epochs} epochs a round"
-                   f"{', augmented' if pick[0].augment else ''}**: batch {pick[0].batch} is unstable and batch "
-                   f"{pick[1].batch} stable there.")
-    else:
-        verdict = ("**No setting measured so far qualifies** (an unstable batch 16 and a stable larger batch at the "
-                   "same setting)" + (f"; {len(pending)} cell(s) are not yet measured." if pending else "."))
     rows = []
     for r in results:
         acc = np.asarray(r.dense_accuracy)
@@ -375,8 +368,10 @@ def render_map(results: list, classes: int, pending: list, scale: str, prov: dic
              f"Rule: a seed's instability is its mean LII at rounds {', '.join(map(str, M.READ_ROUNDS))} (the "
              f"subnetworks the scale's claims read); **unstable** when every seed's is at least {M.UNSTABLE_CUT:g} "
              f"points, **stable** when every seed's is under {M.STABLE_CUT:g}, **between** otherwise; **fails** when "
-             "a seed's dense network, or its subnetwork at a round read, does not train. The scale's setting is the cheapest one with an unstable batch "
-             f"{M.UNSTABLE_BATCH} and a stable larger batch.", "", verdict, "",
+             "a seed's dense network, or its subnetwork at a round read, does not train. The scale's setting is the "
+             f"cheapest one with an unstable batch {M.UNSTABLE_BATCH} and a stable larger batch. If none has both, the "
+             "fallback judges each subnetwork round measured alone by the same cuts and picks the cheapest setting "
+             "with a round of contrast; the scale then reads those rounds.", "", verdict, "",
              markdown_table(header, rows) if rows else "No cell is measured yet.", ""]
     if pending:
         lines += ["Not yet measured (the store resumes them): " + "; ".join(c.label for c in pending) + ".", ""]
@@ -385,6 +380,23 @@ def render_map(results: list, classes: int, pending: list, scale: str, prov: dic
     lines += [f"Code {prov.get('commit', 'unknown')}, {prov.get('date', '')}, {prov.get('machine', '')}, "
               f"device {prov.get('device', 'cpu')}.", ""]
     return "\n".join(lines)
+
+
+def _map_verdict(pick, pending: list) -> str:
+    """What the map's rule decides, in words (instability_map.decide)."""
+    so_far = f"; {len(pending)} cell(s) are not yet measured" if pending else ""
+    if pick is None:
+        return ("**No setting measured qualifies**, at the rounds read or, by the fallback, at any single round "
+                f"measured{so_far}." + ("" if pending else " The map is the finding: the long scale runs nothing."))
+    setting = (f"{pick.unstable.schedule} schedule, {pick.unstable.epochs} epochs a round"
+               f"{', augmented' if pick.unstable.augment else ''}")
+    where = ", ".join(map(str, pick.rounds))
+    if pick.fallback:
+        return (f"**No setting qualifies at the rounds read; by the fallback the rule picks {setting}**: batch "
+                f"{pick.unstable.batch} is unstable and batch {pick.stable.batch} stable at round(s) {where} only, "
+                f"which the scale's claims then read{so_far}.")
+    return (f"**The rule picks {setting}**: batch {pick.unstable.batch} is unstable and batch {pick.stable.batch} "
+            f"stable there{so_far}.")
 
 
 def write_map(results: list, classes: int, pending: list, scale: str, out_dir: Path, prov: dict[str, Any]) -> Path:

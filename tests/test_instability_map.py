@@ -62,6 +62,40 @@ def test_choose_takes_the_cheapest_setting_with_both_regimes():
     assert M.choose({}) is None
 
 
+def _rounds(cell: M.Cell, by_round: dict[int, list[float]], accuracy: float = 80.0) -> M.CellResult:
+    seeds = cell.seeds
+    lii = {0: [30.0] * seeds, 2: [1.0] * seeds, 5: [1.0] * seeds, 10: [1.0] * seeds, **by_round}
+    return M.CellResult(cell, lii, {r: [accuracy] * seeds for r in (0, 2, 5, 10)})
+
+
+def test_decide_takes_the_main_rule_first():
+    found = [result(SMALL, [[12.0, 30.0], [8.0, 10.0]]), result(LARGE, [[0.5, 0.5], [0.5, 0.5]])]
+    assert M.decide(found, classes=10) == M.Pick(SMALL, LARGE, M.READ_ROUNDS)
+    assert not M.decide(found, classes=10).fallback
+
+
+def test_the_fallback_reads_the_single_rounds_with_a_contrast():
+    # batch 16's mean over rounds 5 and 10 is between (12 and 4), but round 2 and round 5 each reach the cut alone
+    small = _rounds(SMALL, {2: [15.0, 11.0], 5: [12.0, 10.0], 10: [4.0, 1.0]})
+    large = _rounds(LARGE, {2: [1.9, 0.3], 5: [2.5, 0.1], 10: [0.1, 0.1]})
+    assert M.regimes([small, large], 10)[SMALL] == M.BETWEEN
+    pick = M.decide([small, large], classes=10)
+    assert pick == M.Pick(SMALL, LARGE, (2,)) and pick.fallback  # round 5's large batch has a seed at 2.5
+    # one seed under the cut at every round: no contrast anywhere, so nothing is picked
+    assert M.decide([_rounds(SMALL, {2: [15.0, 9.9], 5: [9.0, 10.0]}), large], classes=10) is None
+    # a pair that fails to train is never read, whatever its LII
+    assert M.decide([small, _rounds(LARGE, {2: [0.0, 0.0]}, accuracy=20.0)], classes=10) is None
+
+
+def test_the_fallback_takes_the_cheapest_setting_and_pairs_within_a_setting():
+    long_small, long_large = M.Cell(16, 16), M.Cell(256, 16)
+    contrast = {2: [20.0, 20.0]}
+    cells = [_rounds(long_small, contrast), _rounds(long_large, {}), _rounds(SMALL, contrast), _rounds(LARGE, {}),
+             _rounds(M.Cell(16, 4), contrast)]  # the cheapest batch 16, but it has no larger batch of its setting
+    assert M.decide(cells, classes=10) == M.Pick(SMALL, LARGE, (2,))
+    assert M.decide([], classes=10) is None
+
+
 def test_cells_scale_table_1s_schedule_to_the_round():
     assert dict(M.Cell(16, 16).overrides()) == {"epochs": 16, "schedule": "step", "milestones": (11, 13)}
     assert dict(M.Cell(16, 8).overrides())["milestones"] == (5, 7)

@@ -212,7 +212,7 @@ def test_a_scale_is_found_by_its_module_alone(tmp_path, monkeypatch):
         "SETUPS = {c: Setup('lenet-digits', seeds=2, rounds=1, not_run='a test scale') for c in CLAIMS}\n"
         "SCALE = Scale('tiny', 'tiny scale: a test', SETUPS, order=35)\n")
     (package.parent / "__init__.py").write_text("")
-    for name in ("presets", "spec"):  # what the registry imports from its parent package
+    for name in ("presets", "spec", "cost"):  # what the registry imports from its parent package
         shutil.copy(Path(original.__file__).parents[1] / f"{name}.py", package.parent / f"{name}.py")
     monkeypatch.syspath_prepend(str(tmp_path))
     copy = importlib.import_module("replication_copy.registry")
@@ -241,3 +241,22 @@ def test_the_long_scale_waits_for_its_map_and_builds_its_setups_from_the_pick():
     # the equal-steps arm decays its learning rate at the same optimizer steps as batch 16 (4 × its epochs)
     assert {(s.train.batch_size, s.train.epochs, s.train.milestones) for s in specs} == {
         (16, 16, (11, 13)), (64, 64, (44, 52))}
+
+
+def test_the_long_scale_spends_its_budget_on_the_claims_in_priority_order():
+    from replication.instability_map import Cell
+    from replication.registry import long
+
+    setups = long.setups_on(Cell(16, 8).overrides(), unstable_batch=16, stable_batch=256, seeds=3)
+    estimate = {c: long.estimate_seconds(CLAIMS[c].specs(setups[c])) for c in long.PRIORITY}
+    assert all(v > 0 for v in estimate.values())
+    # a budget for claim 1 alone: claims 7 and 11 share its runs, so they join at no cost; 3 and 12 do not fit
+    fitted = long.within_budget(setups, budget=estimate["stable-training-finds-tickets"] * 1.01)
+    ran = [c for c in long.PRIORITY if not fitted[c].not_run]
+    assert ran == ["stable-training-finds-tickets", "tickets-retrain-to-similar-regions", "random-reinit-fails"]
+    assert "over its" in fitted["instability-predicts-tickets"].not_run
+    # too small for claim 1: it is left out, and a later claim that fits alone still joins
+    fitted = long.within_budget(setups, budget=estimate["random-reinit-fails"] * 1.01)
+    assert fitted["stable-training-finds-tickets"].not_run and not fitted["random-reinit-fails"].not_run
+    # the not-run claims keep what they were not run for
+    assert fitted["warmup-helps-semistable"].not_run == setups["warmup-helps-semistable"].not_run
