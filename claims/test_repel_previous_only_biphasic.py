@@ -15,7 +15,7 @@ import pytest
 from replication import evidence, preconditions, stats
 from replication.accuracy import low_density_accuracy
 from replication.registry import CLAIMS, Arm
-from replication.similarity import push_from_previous, return_to_two_back
+from replication.similarity import distance_matrix, push_from_previous, return_to_two_back
 
 CLAIM = CLAIMS["repel-previous-only-biphasic"]
 
@@ -26,8 +26,9 @@ def test_repel_previous_only_biphasic(lab, setup, conclude):
     large = setup.stable_batch
     previous_only, plain = Arm("imp", large, repel=setup.repel, previous_only=setup.previous_only), Arm("imp", large)
     repelled, reinits = runs[previous_only], runs[Arm("reinit", large)]
-    back = {arm: np.array([return_to_two_back(r) for r in runs[arm]]) for arm in (previous_only, plain)}
-    pushed = {arm: np.array([push_from_previous(r) for r in runs[arm]]) for arm in (previous_only, plain)}
+    matrices = {arm: [distance_matrix(r) for r in runs[arm]] for arm in (previous_only, plain)}
+    back = {arm: np.array([return_to_two_back(d) for d in m]) for arm, m in matrices.items()}
+    pushed = {arm: np.array([push_from_previous(d) for d in m]) for arm, m in matrices.items()}
 
     low = setup.low_density
     decision = stats.decide(CLAIM, [
@@ -43,7 +44,8 @@ def test_repel_previous_only_biphasic(lab, setup, conclude):
     conclude(CLAIM, decision, evidence.distances(
         lab.figures, CLAIM, {arm: runs[arm] for arm in back}, table,
         title="Per seed: the return to r−2 (d(r, r−3) − d(r, r−2), mean over r ≥ 3; positive = closer to r−2) and "
-              "the push from r−1 (d(r, r−1) − d(r, r−2), context)")
+              "the push from r−1 (d(r, r−1) − d(r, r−2), context)",
+        first_seed={arm: m[0] for arm, m in matrices.items()})
         + evidence.accuracy(lab.figures, CLAIM, setup, runs),
         reference="ResNet-20 at batch 2048: a checkerboard pattern in the distance matrix; tickets still "
                   "somewhat beat reinitialization.")

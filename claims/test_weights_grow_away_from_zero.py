@@ -35,7 +35,8 @@ def test_weights_grow_away_from_zero(lab, setup, conclude):
 
     thresholds = {arm: np.stack([own_thresholds(r) for r in arm_runs]) for arm, arm_runs in runs.items()}
     late = rounds_at_or_below(tickets[0], setup.low_density)
-    growth = {arm: np.stack([threshold_growth(r) for r in runs[arm]])[:, late].mean(axis=1) for arm in (stable, reinit)}
+    growth = {arm: np.stack([threshold_growth(r, t) for r, t in zip(runs[arm], thresholds[arm])])[:, late].mean(axis=1)
+              for arm in (stable, reinit)}
     # How far the last round's threshold has fallen from its peak: never negative and positive under
     # mere noise, so it is set against the same measure at the stable batch, paired by seed.
     collapse = {arm: np.log(t.max(axis=1) / t[:, -1]) for arm, t in (("semistable", thresholds.get(semistable)),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .figures import FigureFolder, plot_by_density, plot_matrices
@@ -68,10 +70,13 @@ def by_density(figures: FigureFolder, claim: Claim, name: str, values: dict[str,
 
 
 def distances(figures: FigureFolder, claim: Claim, arms: dict[str, list[Run]], per_seed: dict[str, np.ndarray],
-              title: str = "Mean angular distance between successive rounds, per seed") -> Evidence:
-    """Fig. 4-style matrices of the first seed, and a per-seed summary table under `title`."""
+              title: str = "Mean angular distance between successive rounds, per seed",
+              first_seed: dict[Any, np.ndarray] | None = None) -> Evidence:
+    """Fig. 4-style matrices of the first seed (`first_seed`: arm -> its matrix, where the claim has them), and a
+    per-seed summary table under `title`."""
     path = figures.path(claim.id, "distances")
-    plot_matrices({arm: distance_matrix(runs[0]) for arm, runs in labelled(arms).items()}, path,
+    matrices = {arm: first_seed[arm] if first_seed else distance_matrix(runs[0]) for arm, runs in arms.items()}
+    plot_matrices(labelled(matrices), path,
                   "Angular distance between trained networks of every pair of rounds (seed 0; last: init)")
     return Evidence([Table(title, per_seed_table(labelled(per_seed)))],
                     [Figure("Angular distance matrices (0 = same direction, 1 = orthogonal), as the paper's Fig. 4",

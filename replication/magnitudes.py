@@ -28,9 +28,10 @@ def own_thresholds(run: Run, weights: str = "trained") -> np.ndarray:
                      for r in run.rounds])
 
 
-def threshold_growth(run: Run) -> np.ndarray:
-    """Per round: log(threshold of the trained weights / threshold of the same round's start weights)."""
-    return np.log(own_thresholds(run) / own_thresholds(run, "start"))
+def threshold_growth(run: Run, trained: np.ndarray | None = None) -> np.ndarray:
+    """Per round: log(threshold of the trained weights / threshold of the same round's start weights). `trained`
+    is the run's `own_thresholds` where the caller has them already (a prune of every round's weights each)."""
+    return np.log((own_thresholds(run) if trained is None else trained) / own_thresholds(run, "start"))
 
 
 def surviving_weights(record, weights: str = "trained") -> np.ndarray:

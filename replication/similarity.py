@@ -75,15 +75,17 @@ def shared_region(run: Run) -> float:
     return float(np.mean([d[r, -1] - d[r, r + 1] for r in range(rounds - 1)])) if rounds > 1 else math.nan
 
 
-def return_to_two_back(run: Run) -> float:
-    """Mean over rounds r ≥ 3 of d(r, r−3) − d(r, r−2): positive when round r lies closer to the round two back
-    than to the one three back, the checkerboard of claim 6 (r−1, which that loss repels, is left out)."""
-    d = distance_matrix(run)[:-1, :-1]
+def return_to_two_back(matrix: np.ndarray) -> float:
+    """Of a run's `distance_matrix`: the mean over rounds r ≥ 3 of d(r, r−3) − d(r, r−2), positive when round r
+    lies closer to the round two back than to the one three back, the checkerboard of claim 6 (r−1, which that
+    loss repels, is left out)."""
+    d = matrix[:-1, :-1]
     return float(np.mean([d[r, r - 3] - d[r, r - 2] for r in range(3, len(d))])) if len(d) > 3 else math.nan
 
 
-def push_from_previous(run: Run) -> float:
-    """Mean over rounds r ≥ 2 of d(r, r−1) − d(r, r−2): positive when round r lies farther from the previous
-    round than from the one before it (what repelling the previous optimum does by itself)."""
-    d = distance_matrix(run)[:-1, :-1]
+def push_from_previous(matrix: np.ndarray) -> float:
+    """Of a run's `distance_matrix`: the mean over rounds r ≥ 2 of d(r, r−1) − d(r, r−2), positive when round r
+    lies farther from the previous round than from the one before it (what repelling the previous optimum does by
+    itself)."""
+    d = matrix[:-1, :-1]
     return float(np.mean([d[r, r - 1] - d[r, r - 2] for r in range(2, len(d))])) if len(d) > 2 else math.nan
