@@ -217,7 +217,7 @@ def test_a_scale_is_found_by_its_module_alone(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     copy = importlib.import_module("replication_copy.registry")
     try:
-        assert copy.SCALES == ("smoke", "smoke-resnet", "small", "tiny", "medium", "long", "paper")
+        assert copy.SCALES == ("smoke", "smoke-resnet", "small", "tiny", "medium", "long", "long-gpu", "paper")
         assert set(copy.SETUPS["tiny"]) == set(copy.CLAIMS)
     finally:
         for name in [m for m in sys.modules if m.startswith("replication_copy")]:
@@ -260,3 +260,16 @@ def test_the_long_scale_spends_its_budget_on_the_claims_in_priority_order():
     assert fitted["stable-training-finds-tickets"].not_run and not fitted["random-reinit-fails"].not_run
     # the not-run claims keep what they were not run for
     assert fitted["warmup-helps-semistable"].not_run == setups["warmup-helps-semistable"].not_run
+
+
+def test_the_long_scales_gpu_variant_runs_what_the_cpu_budget_leaves_out(monkeypatch):
+    from replication.instability_map import Cell
+    from replication.registry import RECORDS, long
+
+    assert RECORDS["long-gpu"].needs_cuda and not RECORDS["long"].needs_cuda
+    assert RECORDS["long-gpu"].pytest_marker == "long"
+    pick = dict(overrides=Cell(16, 32).overrides(), unstable_batch=16, stable_batch=256, seeds=3)
+    monkeypatch.setattr(long, "PICK", pick)
+    gpu, cpu = long.map_setups(), long.within_budget(long.map_setups())
+    assert not gpu["stable-training-finds-tickets"].not_run and cpu["stable-training-finds-tickets"].not_run
+    assert {c for c, s in gpu.items() if not s.not_run} == set(long.PRIORITY)

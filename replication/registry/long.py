@@ -77,8 +77,15 @@ def within_budget(setups: dict[str, Setup], budget: float = BUDGET_SECONDS) -> d
     return out
 
 
-SETUPS: dict[str, Setup] = within_budget(setups_on(**PICK)) if PICK else {
-    claim_id: Setup(_PRESET, seeds=2, rounds=10, not_run=_LONG_BEFORE_ITS_MAP) for claim_id in CLAIMS}
+def map_setups() -> dict[str, Setup]:
+    """Every claim on the map's pick, before any budget (the GPU variant, long_gpu.py, runs these); until the map
+    has decided, every claim NOT RUN with that reason."""
+    if PICK:
+        return setups_on(**PICK)
+    return {claim_id: Setup(_PRESET, seeds=2, rounds=10, not_run=_LONG_BEFORE_ITS_MAP) for claim_id in CLAIMS}
+
+
+SETUPS: dict[str, Setup] = within_budget(map_setups())
 
 # Its instability map (instability_map.MAPS["long"]) is its probe, with a rule of its own.
 SCALE = Scale("long", "long scale: the medium network with longer rounds, where its instability map finds the "
