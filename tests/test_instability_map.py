@@ -108,7 +108,7 @@ def test_cells_scale_table_1s_schedule_to_the_round():
 
 def test_the_declared_map_covers_the_axes_the_issue_asks_for():
     cells = M.MAPS["long"]
-    assert "long" in SCALES and all(s.not_run for s in SETUPS["long"].values())  # no claim runs before the map has
+    assert "long" in SCALES
     assert len(set(cells)) == len(cells)
     lengths = {c.epochs for c in cells if c.batch == M.UNSTABLE_BATCH and c.setting[0] == "step" and not c.augment}
     assert min(lengths) <= 4 and max(lengths) >= 32
@@ -142,3 +142,15 @@ def test_replication_probe_writes_the_maps_page_and_reads_partial_stores(monkeyp
     assert "| batch 32, 1 epochs, constant |" in page and "| batch 256, 1 epochs, constant |" not in page
     assert "Not yet measured (the store resumes them): batch 256, 1 epochs, constant." in page
     assert (tmp_path / "reports" / "long" / "figures" / "instability-map.png").stat().st_size > 0
+
+
+def test_the_long_scales_pick_is_the_rules_choice_on_what_the_map_found():
+    from replication.registry import long
+
+    found = {M.Cell(b, e, schedule=sched, augment=aug): regime for (b, e, sched, aug), regime in long.MAP_FOUND}
+    assert {(c.batch, c.epochs, c.schedule, c.augment) for c in found} == {
+        (c.batch, c.epochs, c.schedule, c.augment) for c in M.MAPS["long"]}  # every cell of the map, once
+    unstable, stable = M.choose(found)
+    assert long.PICK["overrides"] == unstable.overrides()
+    assert (long.PICK["unstable_batch"], long.PICK["stable_batch"]) == (unstable.batch, stable.batch)
+    assert "instability_rounds" not in long.PICK  # the main rule decided: the claims read rounds 5 and 10

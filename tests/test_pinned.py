@@ -69,6 +69,13 @@ CLAIM_RUNS = {
     "medium/weight-decay-hurts-semistable": (10, "26d54a7f137f"),
     "medium/same-basin-only-at-medium-density": (25, "49c18a584402"),
     "medium/random-reinit-fails": (10, "a68f7ab3f756"),
+    # the long scale on the map's pick (its CPU budget admits claim 11; the GPU variant runs the rest too)
+    "long/random-reinit-fails": (6, "40ca13927449"),
+    "long-gpu/stable-training-finds-tickets": (30, "0d25ec217adf"),
+    "long-gpu/instability-predicts-tickets": (45, "8d7f4dadd9d2"),
+    "long-gpu/tickets-retrain-to-similar-regions": (18, "0cc35d71f999"),
+    "long-gpu/random-reinit-fails": (6, "40ca13927449"),
+    "long-gpu/stability-is-batch-not-steps": (24, "f32e6752c175"),
     "paper/stable-training-finds-tickets": (108, "74ffb8e9a6d0"),
     "paper/warmup-helps-semistable": (36, "5fe7b2ab51b3"),
     "paper/instability-predicts-tickets": (324, "fb6d0be55eed"),

@@ -224,11 +224,14 @@ def test_a_scale_is_found_by_its_module_alone(tmp_path, monkeypatch):
             del sys.modules[name]
 
 
-def test_the_long_scale_waits_for_its_map_and_builds_its_setups_from_the_pick():
+def test_the_long_scale_builds_its_setups_from_the_pick_within_its_budget():
     from replication.instability_map import MAP
     from replication.registry import long
 
-    assert long.PICK is None and all(s.not_run for s in SETUPS["long"].values())  # the map has not decided
+    assert SETUPS["long"] == long.within_budget(long.setups_on(**long.PICK))
+    ran = [c for c in long.PRIORITY if not SETUPS["long"][c].not_run]
+    runs = list(dict.fromkeys(s for c in ran for s in CLAIMS[c].specs(SETUPS["long"][c])))
+    assert ran and long.estimate_seconds(runs) <= long.BUDGET_SECONDS
     cell = next(c for c in MAP if (c.batch, c.epochs, c.schedule, c.augment) == (16, 16, "step", False))
     setups = long.setups_on(cell.overrides(), unstable_batch=16, stable_batch=256, seeds=3)
     ran = {c for c, s in setups.items() if not s.not_run}

@@ -23,10 +23,25 @@ _LONG_BEFORE_ITS_MAP = ("the long scale's setting is the one its instability map
 _ELSEWHERE = ("the long scale runs the claims about instability (1, 3, 7, 11 and ours, 12) within its three hours "
               "on this CPU; this one runs at the medium scale, whose network and data it shares")
 
-# The map's pick, recorded here once `replication probe --scale long` has decided it (instability_map.choose on
-# every cell; tests/test_instability_map.py holds the record to the rule): the setting's training overrides, its
-# unstable and stable batch, and the seeds its spread asks for. None until then.
-PICK: dict[str, Any] | None = None
+# What the instability map found, cell by cell ((batch, epochs a round, schedule, augmented), regime), as
+# `replication probe --scale long` measured it on 2026-12-03 (reports/long/PROBE.md has the numbers), and the
+# pick its rule makes of it (instability_map.decide; tests/test_instability_map.py holds the record to the rule):
+# the setting's training overrides and its unstable and stable batch. The map has one seed at 32 epochs, so no
+# spread to size the seeds from: 3, the fewest the claims' t-based parts decide with.
+MAP_FOUND: tuple[tuple[tuple[int, int, str, bool], str], ...] = (
+    ((16, 8, "step", False), "between"), ((256, 8, "step", False), "stable"),
+    ((16, 16, "step", False), "between"), ((256, 16, "step", False), "stable"),
+    ((64, 8, "step", False), "stable"), ((16, 4, "step", False), "stable"),
+    ((16, 8, "constant", False), "between"), ((16, 8, "step", True), "between"),
+    ((64, 32, "step", False), "stable"), ((16, 32, "step", False), "unstable"), ((256, 32, "step", False), "stable"),
+)
+PICK: dict[str, Any] | None = dict(
+    overrides=(("epochs", 32), ("schedule", "step"), ("milestones", (21, 27))), unstable_batch=16, stable_batch=256,
+    seeds=3, note="ResNet-20 (width 8) on 8,192 Fashion-MNIST images at 14×14 instead of CIFAR-10, 32 epochs a round "
+                  "(16,384 steps at batch 16; the paper's batch-128 round is about 33,000) with Table 1's step "
+                  "schedule scaled to the round (÷10 at epochs 21 and 27), SGD lr 0.1, momentum 0.9: the cheapest "
+                  "setting at which the instability map found batch 16's subnetworks unstable and batch 256's "
+                  "stable (reports/long/PROBE.md). 3 seeds, 10 rounds (10.7% remaining).")
 
 
 def setups_on(overrides: tuple[tuple[str, Any], ...], unstable_batch: int, stable_batch: int, seeds: int,
@@ -73,7 +88,8 @@ def within_budget(setups: dict[str, Setup], budget: float = BUDGET_SECONDS) -> d
             continue
         out[claim_id] = dataclasses.replace(
             setups[claim_id], not_run=f"with it the long scale's runs would take about {hours:.1f} h on this CPU "
-                                      f"with {WORKERS} workers, over its {budget / 3600:g} hours; a GPU runs it")
+                                      f"with {WORKERS} workers, over its {budget / 3600:g} hours; on a GPU the "
+                                      f"long-gpu scale runs it (--scale long-gpu --device cuda)")
     return out
 
 
