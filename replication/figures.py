@@ -97,10 +97,10 @@ def plot_histograms(samples: dict[str, np.ndarray], path: Path, title: str = "")
 
 
 def plot_lii(lines: dict[str, tuple[list[int], list[list[float]]]], path: Path, xlabel: str, title: str = "",
-             base: int = 10) -> None:
+             base: int = 10, styles: dict[str, dict] | None = None, cuts: tuple[float, ...] = (2.0,)) -> None:
     """LII against x on a log axis (optimizer steps a round, batch size), one line per name, each point the mean
-    over seeds with a min–max bar; the 2-point "stable" cut dotted. lines: name -> (x, per point the seeds'
-    values)."""
+    over seeds with a min–max bar; the regimes' cuts dotted. lines: name -> (x, per point the seeds' values);
+    styles: name -> matplotlib keywords for its line (colour, line style), where lines share a colour."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for name, (xs, values) in lines.items():
@@ -108,14 +108,16 @@ def plot_lii(lines: dict[str, tuple[list[int], list[list[float]]]], path: Path, 
         mean = np.array([np.mean(values[i]) for i in order])
         spread = [mean - np.array([np.min(values[i]) for i in order]),
                   np.array([np.max(values[i]) for i in order]) - mean]
-        ax.errorbar(np.asarray(xs)[order], mean, yerr=spread, marker="o", ms=4, capsize=3, label=name)
+        ax.errorbar(np.asarray(xs)[order], mean, yerr=spread, marker="o", ms=4, capsize=3, label=name,
+                    **(styles or {}).get(name, {}))
     ax.set_xscale("log", base=base)
     from matplotlib.ticker import NullFormatter
 
     ax.set_xticks(sorted({x for xs, _ in lines.values() for x in xs}))  # the values measured, written out
     ax.xaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.axhline(2.0, color="grey", lw=0.8, ls=":")
+    for cut in cuts:
+        ax.axhline(cut, color="grey", lw=0.8, ls=":")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("LII (points of test error)")
     ax.legend(fontsize=7)

@@ -409,16 +409,21 @@ def write_map(results: list, classes: int, pending: list, scale: str, out_dir: P
     figure = "figures/instability-map.png"
     if results:
         lines: dict[str, tuple[list[int], list[list[float]]]] = {}
+        styles: dict[str, dict] = {}
+        groups: list[str] = []  # a colour per batch size and variant, a line style per density
         for r in results:
-            variant = "".join([f", {r.cell.schedule}" if r.cell.schedule != "step" else "",
-                               ", augmented" if r.cell.augment else ""])
-            for k in M.CONTEXT_ROUNDS[1:] + M.READ_ROUNDS:
-                name = f"batch {r.cell.batch}{variant}, {100 * 0.8 ** k:.0f}% remaining"
+            group = "".join([f"batch {r.cell.batch}", f", {r.cell.schedule}" if r.cell.schedule != "step" else "",
+                             ", augmented" if r.cell.augment else ""])
+            groups += [group] if group not in groups else []
+            for k, dash in zip(M.SUBNETWORK_ROUNDS, ("dotted", "dashed", "solid")):
+                name = f"{group}, {100 * 0.8 ** k:.0f}% remaining"
                 steps, values = lines.setdefault(name, ([], []))
                 steps.append(r.cell.steps)
                 values.append(r.lii[k])
+                styles[name] = {"color": f"C{groups.index(group)}", "linestyle": dash}
         plot_lii(lines, out / figure, "optimizer steps a round",
-                 "IMP's subnetworks (Table 1's step schedule unless named)")
+                 "IMP's subnetworks (Table 1's step schedule unless named)", styles=styles,
+                 cuts=(M.STABLE_CUT, M.UNSTABLE_CUT))
     path = out / "PROBE.md"
     atomic_write_bytes(path, render_map(results, classes, pending, scale, prov, figure).encode())
     return path
