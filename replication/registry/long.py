@@ -4,8 +4,7 @@ Its budget is three hours of this 2-core CPU with two workers, declared with the
 its IMP runs: the claims join in PRIORITY order (the claims about instability first; 1, 7 and 11 share their runs)
 while the cost model's estimate of every run that joined (shared runs once, `cost.round_seconds`), scaled by what
 the map measured against the model and divided among the workers, stays within BUDGET_SECONDS. The rest are NOT
-RUN with the estimate that kept them out. A claim that does not fit on this CPU fits on a GPU
-(`--scale paper` there, or this scale with `--device cuda` once its rates are measured).
+RUN with the estimate that kept them out; the GPU variant (long_gpu.py) runs them.
 """
 
 from __future__ import annotations
@@ -20,8 +19,8 @@ from .experiments import Scale, Setup
 _PRESET = "resnet20-fashion-mnist-sgd"
 _LONG_BEFORE_ITS_MAP = ("the long scale's setting is the one its instability map picks (`replication probe --scale "
                         "long`, reports/long/PROBE.md), and the map has not decided yet")
-_ELSEWHERE = ("the long scale runs the claims about instability (1, 3, 7, 11 and ours, 12) within its three hours "
-              "on this CPU; this one runs at the medium scale, whose network and data it shares")
+_ELSEWHERE = ("the long scale is for the claims about instability (1, 3, 7, 11 and ours, 12); this one runs at the "
+              "medium scale, whose network and data it shares")
 
 # What the instability map found, cell by cell ((batch, epochs a round, schedule, augmented), regime), as
 # `replication probe --scale long` measured it on 2026-12-03 (reports/long/PROBE.md has the numbers), and the
