@@ -323,10 +323,13 @@ def write_report(results: list[ClaimResult], scale: str, out_dir: Path, prov: di
 
 
 def _remove_stale_figures(folder: Path, results: list[ClaimResult]) -> None:
-    """Figures no result links any more (a claim now NOT RUN, a renamed plot) would linger beside the report
-    and read as current; every result of the scale is in `results`, so the rest is stale."""
+    """A claim's figures no result links any more (a claim now NOT RUN, a renamed plot) would linger beside the
+    report and read as current; every result of the scale is in `results`, so the rest of them are stale. Only
+    claims' figures (FigureFolder.path names them `<claim id>-<name>.png`) are the report's: the probe's and the
+    instability map's pages keep theirs in the same folder."""
     linked = {Path(fig.path).name for r in results for fig in r.evidence.figures}
-    for stale in (p for p in folder.glob("*.png") if p.name not in linked):
+    claims = tuple(f"{r.claim.id}-" for r in results)
+    for stale in (p for p in folder.glob("*.png") if p.name.startswith(claims) and p.name not in linked):
         stale.unlink()
 
 

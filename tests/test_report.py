@@ -88,11 +88,14 @@ def test_a_not_testable_claim_shows_each_precondition_with_its_numbers():
 def test_a_rewrite_removes_figures_no_result_links(tmp_path):
     figures = tmp_path / "small" / "figures"
     figures.mkdir(parents=True)
-    for name in ("kept.png", "stale.png"):
+    names = ("random-reinit-fails-kept.png", "random-reinit-fails-stale.png", "instability-map.png", "probe-1.png")
+    for name in names:
         (figures / name).write_bytes(b"png")
-    record = {**NEW, "figures": [{"caption": "c", "path": "figures/kept.png"}]}
+    record = {**NEW, "figures": [{"caption": "c", "path": "figures/random-reinit-fails-kept.png"}]}
     write_report([_read(record)], "small", tmp_path, {"commit": "abc"})
-    assert sorted(p.name for p in figures.iterdir()) == ["kept.png"]
+    # the claim's unlinked figure goes; the map's and the probe's pages keep theirs
+    assert sorted(p.name for p in figures.iterdir()) == ["instability-map.png", "probe-1.png",
+                                                         "random-reinit-fails-kept.png"]
 
 
 def test_the_code_version_names_this_checkouts_commit_or_says_it_is_not_one(tmp_path, monkeypatch):
