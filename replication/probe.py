@@ -32,8 +32,8 @@ from __future__ import annotations
 
 from .accuracy import dense_accuracy, mean_over_rounds
 from .registry import Arm, Probe
-# The rule itself is a measure's (replication/stability.py); its names are re-exported for the probe's readers.
-from .stability import FAILS, SEMISTABLE, STABLE, STABLE_CUT, UNSTABLE, BatchStability, classify  # noqa: F401
+# The rule itself is a measure's (replication/stability.py): the probe runs it, and its regime names live there.
+from .stability import BatchStability, classify
 
 
 def survey(lab, probe: Probe) -> tuple[list[BatchStability], dict[int, str]]:

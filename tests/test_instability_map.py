@@ -9,7 +9,7 @@ import pytest
 from replication import instability_map as M
 from replication.cli import main
 from replication.presets import preset
-from replication.registry import SCALES, SETUPS, Arm
+from replication.registry import SCALES, Arm
 
 
 def result(cell: M.Cell, read: list[list[float]], accuracy: float = 80.0, read_accuracy: float = 80.0):

@@ -8,7 +8,7 @@ import pytest
 
 from replication import probe, registry
 from replication.cli import main
-from replication.probe import FAILS, SEMISTABLE, STABLE, UNSTABLE, BatchStability
+from replication.stability import FAILS, SEMISTABLE, STABLE, UNSTABLE, BatchStability
 from replication.registry import Arm, Probe
 
 

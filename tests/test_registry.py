@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from replication.presets import TABLE_1, preset
-from replication.probe import FAILS, SEMISTABLE, STABLE, UNSTABLE
+from replication.stability import FAILS, SEMISTABLE, STABLE, UNSTABLE
 from replication.registry import CLAIMS, PROBES, SCALES, SETUPS, Arm, Part, setup_for
 
 PAPER_IDS = ["stable-training-finds-tickets", "warmup-helps-semistable", "instability-predicts-tickets",
