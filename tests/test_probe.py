@@ -8,8 +8,8 @@ import pytest
 
 from replication import probe, registry
 from replication.cli import main
-from replication.stability import FAILS, SEMISTABLE, STABLE, UNSTABLE, BatchStability
 from replication.registry import Arm, Probe
+from replication.stability import FAILS, SEMISTABLE, STABLE, UNSTABLE, BatchStability
 
 
 def _batch(b: int, lii: list[float], accuracy: list[float]) -> BatchStability:

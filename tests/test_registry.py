@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from replication.presets import TABLE_1, preset
-from replication.stability import FAILS, SEMISTABLE, STABLE, UNSTABLE
 from replication.registry import CLAIMS, PROBES, SCALES, SETUPS, Arm, Part, setup_for
+from replication.stability import FAILS, SEMISTABLE, STABLE, UNSTABLE
 
 PAPER_IDS = ["stable-training-finds-tickets", "warmup-helps-semistable", "instability-predicts-tickets",
              "repellence-removes-tickets", "attraction-rescues-unstable", "repel-previous-only-biphasic",
