@@ -12,10 +12,11 @@ counted: an estimate of training time, to decide whether to start.
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass
 
-from .spec import ExperimentSpec
+from .spec import ExperimentSpec, families
 
 # Training images per dataset (data.py loads them; tests/test_cost.py checks the two that ship or are reduced).
 TRAIN_IMAGES = {"digits": 1437, "mnist": 60000, "fashion-mnist": 60000, "fashion-mnist-8k-14px": 8192,
@@ -69,3 +70,15 @@ def round_seconds(spec: ExperimentSpec, device: str = "cpu") -> float | None:
 def sources(specs: list[ExperimentSpec], device: str) -> set[str]:
     """Where the rates behind an estimate of `specs` come from (measured, or assumed)."""
     return {r.source for s in specs if (r := rate(s, device)) is not None}
+
+
+def wall_seconds(specs: list[ExperimentSpec], workers: int, device: str = "cpu") -> float:
+    """The declared model's wall-clock time of `specs` on `workers` workers, each running one family at a time
+    (an IMP run with its controls and copies: they train in the same steps) and taking the next family in order
+    as it frees, as Ray does with a session's prefetched tasks. Three equal families on two workers take two
+    families' time, not one and a half. Runs without a declared rate count nothing."""
+    finish = [0.0] * max(workers, 1)
+    for family in families(specs):
+        free = heapq.heappop(finish)
+        heapq.heappush(finish, free + sum(s.n_rounds * (round_seconds(s, device) or 0.0) for s in family))
+    return max(finish)

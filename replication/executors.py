@@ -27,7 +27,7 @@ from typing import Protocol
 
 from .data import DataError, TensorData
 from .engine.imp import Progress, run_experiments
-from .spec import ExperimentSpec, SpecError
+from .spec import ExperimentSpec, SpecError, families
 from .store import Run, RunStore, StoreError
 
 RAY_INSTALL = "pip install -e '.[ray]'"
@@ -58,14 +58,6 @@ class InProcess:
 
     def close(self) -> None:
         pass
-
-
-def families(specs: list[ExperimentSpec]) -> list[list[ExperimentSpec]]:
-    """Specs grouped by the IMP run whose masks they need (a control cannot run ahead of its parent)."""
-    out: dict[ExperimentSpec, list[ExperimentSpec]] = {}
-    for spec in dict.fromkeys(specs):
-        out.setdefault(spec.imp_parent(), []).append(spec)
-    return list(out.values())
 
 
 def _compute_family(specs: list[ExperimentSpec], store_root: str, device: str, data_dir: str | None,

@@ -261,3 +261,12 @@ def derive_seed(*parts: Any) -> int:
     """A deterministic 63-bit seed from any printable parts (no Python hash())."""
     digest = hashlib.sha256("/".join(map(str, parts)).encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 1
+
+
+def families(specs: list[ExperimentSpec]) -> list[list[ExperimentSpec]]:
+    """Specs grouped by the IMP run whose masks they need (a control cannot run ahead of its parent), in the
+    order their parents first appear: what an executor hands out as one task each."""
+    out: dict[ExperimentSpec, list[ExperimentSpec]] = {}
+    for spec in dict.fromkeys(specs):
+        out.setdefault(spec.imp_parent(), []).append(spec)
+    return list(out.values())

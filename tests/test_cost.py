@@ -20,6 +20,24 @@ def test_a_round_costs_its_steps_and_its_images():
     assert cost.round_seconds(large) == pytest.approx(2 * (32 * 4.6e-3 + 8192 * 446e-6))
 
 
+def test_workers_take_whole_families_in_order():
+    b16, b256 = (preset("resnet20-fashion-mnist-sgd", batch_size=b) for b in (16, 256))
+    r16, r256 = cost.round_seconds(b16), cost.round_seconds(b256)
+    imp = [b256.with_(init_seed=s, noise_seed=s) for s in range(3)]
+    families = [[s, s.with_(control="reinit")] for s in imp]  # an IMP run and its reinitialization train together
+    family = 2 * b256.n_rounds * r256
+    # three equal families on two workers: one worker takes two of them, one after the other
+    assert cost.wall_seconds([s for f in families for s in f], workers=2) == pytest.approx(2 * family)
+    assert cost.wall_seconds([s for f in families for s in f], workers=3) == pytest.approx(family)
+    # a second training of one round is one round long, in its run's family, and shared runs count once
+    copy = imp[0].copy_of(5)
+    assert cost.wall_seconds([imp[0], copy, imp[0]], workers=2) == pytest.approx((b256.n_rounds + 1) * r256)
+    # the next family goes to the worker that frees first: 16 | 256, then 256 after the shorter one
+    runs = [b16, b256, b256.with_(init_seed=1)]
+    assert cost.wall_seconds(runs, workers=2) == pytest.approx(
+        max(b16.n_rounds * r16, 2 * b256.n_rounds * r256))
+
+
 def test_a_preset_without_a_rate_on_a_device_has_no_estimate():
     assert cost.round_seconds(preset("resnet20-cifar10"), "cpu") is None
     assert cost.round_seconds(preset("resnet20-cifar10"), "cuda:0") is not None

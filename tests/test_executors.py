@@ -7,7 +7,8 @@ import sys
 import pytest
 import torch
 
-from replication.executors import ExecutorError, InProcess, RayExecutor, families, make_executor
+from replication.executors import ExecutorError, InProcess, RayExecutor, make_executor
+from replication.spec import families
 from replication.store import RunStore
 
 from conftest import tiny_spec
