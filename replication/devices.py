@@ -9,6 +9,7 @@ fails at the first GPU run).
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import torch
 
@@ -34,3 +35,24 @@ def tf32(enabled: bool):
         yield
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def cpu_info(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict[str, str]:
+    """The CPU's vendor and model name as the kernel reports them ('unknown' where it does not)."""
+    found = {"vendor_id": "unknown", "model name": "unknown"}
+    try:
+        lines = cpuinfo.read_text().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        key, _, value = line.partition(":")
+        if key.strip() in found and found[key.strip()] == "unknown":
+            found[key.strip()] = value.strip()
+    return {"vendor": found["vendor_id"], "model": found["model name"]}
+
+
+def cpu_kernels() -> tuple[str, str, str]:
+    """What a CPU training's bits depend on besides the code and the thread count: the torch version, the ATen
+    capability it dispatches to, and the CPU vendor (MKL picks its code path by vendor as well as by instruction
+    set: a Xeon and an AMD EPYC at AVX512 train different bits from the same code)."""
+    return torch.__version__.split("+")[0], torch.backends.cpu.get_cpu_capability(), cpu_info()["vendor"]

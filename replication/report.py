@@ -176,8 +176,23 @@ def provenance(total_seconds: float | None = None, device: str = "cpu") -> dict[
 
     return {**code_version(), "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "python": platform.python_version(), "torch": torch.__version__, "device": device,
-            "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
+            "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores", "cpu": _cpu(),
             "total_seconds": total_seconds}
+
+
+def _cpu() -> str:
+    """The CPU a run's bits came from: another vendor's kernels round differently (devices.cpu_kernels)."""
+    from .devices import cpu_info, cpu_kernels  # torch, imported only when a report is written
+
+    info = cpu_info()
+    return f"{info['model']} ({info['vendor']}), {cpu_kernels()[1]} kernels"
+
+
+def code_line(prov: dict[str, Any]) -> str:
+    """A probe page's last line: the code, the time and the machine its numbers came from."""
+    cpu = f", {prov['cpu']}" if prov.get("cpu") else ""
+    return (f"Code {prov.get('commit', 'unknown')}, {prov.get('date', '')}, {prov.get('machine', '')}{cpu}, "
+            f"device {prov.get('device', 'cpu')}.")
 
 
 def code_version() -> dict[str, str]:
@@ -380,8 +395,7 @@ def render_map(results: list, classes: int, pending: list, scale: str, prov: dic
         lines += ["Not yet measured (the store resumes them): " + "; ".join(c.label for c in pending) + ".", ""]
     if results:
         lines += [f"![LII against steps a round]({figure})", ""]
-    lines += [f"Code {prov.get('commit', 'unknown')}, {prov.get('date', '')}, {prov.get('machine', '')}, "
-              f"device {prov.get('device', 'cpu')}.", ""]
+    lines += [code_line(prov), ""]
     return "\n".join(lines)
 
 
@@ -461,8 +475,7 @@ def write_probes(surveyed: list, scale: str, out_dir: Path, prov: dict[str, Any]
                  out / figure, "batch size", f"{declared.preset} {dict(declared.overrides) or ''}", base=2)
         lines += [f"## {declared.preset} {dict(declared.overrides) or ''}, {declared.seeds} seeds", "",
                   stability_table(results, regimes), "", f"![LII by batch size]({figure})", ""]
-    lines += [f"Code {prov.get('commit', 'unknown')}, {prov.get('date', '')}, {prov.get('machine', '')}, "
-              f"device {prov.get('device', 'cpu')}.", ""]
+    lines += [code_line(prov), ""]
     path = out / "PROBE.md"
     atomic_write_bytes(path, "\n".join(lines).encode())
     return path

@@ -176,3 +176,23 @@ def test_a_stacked_convnet_steps_forward_and_backward_on_the_device():
     F.cross_entropy(logits.flatten(0, 1), torch.zeros(8, dtype=torch.long, device=META)).backward()
     stacked.apply_masks()
     assert logits.shape == (2, 4, 10) and all(p.grad.device == META for p in stacked.params.values())
+
+
+def test_the_cpu_is_read_from_the_kernels_report(tmp_path):
+    from replication.devices import cpu_info
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel name\t: AMD EPYC 9R14\n"
+                       "flags\t\t: fpu avx512f\n\nprocessor\t: 1\nvendor_id\t: AuthenticAMD\nmodel name\t: other\n")
+    assert cpu_info(cpuinfo) == {"vendor": "AuthenticAMD", "model": "AMD EPYC 9R14"}
+    assert cpu_info(tmp_path / "absent") == {"vendor": "unknown", "model": "unknown"}
+
+
+def test_a_reports_provenance_names_the_cpu_its_bits_came_from():
+    from replication.devices import cpu_info, cpu_kernels
+    from replication.report import code_line, provenance
+
+    prov = provenance()
+    assert prov["cpu"] == f"{cpu_info()['model']} ({cpu_info()['vendor']}), {cpu_kernels()[1]} kernels"
+    assert code_line(prov).endswith(f"cores, {prov['cpu']}, device cpu.")
+    assert code_line({k: v for k, v in prov.items() if k != "cpu"}).endswith("cores, device cpu.")

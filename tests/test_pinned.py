@@ -17,8 +17,8 @@ import hashlib
 from pathlib import Path
 
 import pytest
-import torch
 
+from replication.devices import cpu_kernels
 from replication.instability_map import MAPS
 from replication.presets import PRESETS
 from replication.registry import CLAIMS, SCALES, setup_for
@@ -146,21 +146,6 @@ GOLDEN_BITS = {
 }
 
 
-def cpu_vendor() -> str:
-    """The vendor string MKL dispatches on (`vendor_id` in /proc/cpuinfo); 'unknown' where there is none."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("vendor_id"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
-
-
-def kernel_family() -> tuple[str, str, str]:
-    return torch.__version__.split("+")[0], torch.backends.cpu.get_cpu_capability(), cpu_vendor()
-
-
 _DIGEST = """
 import hashlib, sys, tempfile
 import torch
@@ -192,14 +177,14 @@ def trained_bits(path: str) -> str:
     return done.stdout.strip()
 
 
-@pytest.mark.skipif(kernel_family() not in GOLDEN_BITS,
-                    reason=f"no golden bits for the kernel family {kernel_family()} (pinned: {sorted(GOLDEN_BITS)})")
+@pytest.mark.skipif(cpu_kernels() not in GOLDEN_BITS,
+                    reason=f"no golden bits for the kernel family {cpu_kernels()} (pinned: {sorted(GOLDEN_BITS)})")
 @pytest.mark.parametrize("path", TRAINER_PATHS)
 def test_each_trainer_path_trains_the_golden_bits(path):
-    assert trained_bits(path) == GOLDEN_BITS[kernel_family()][path], f"{path}: training changed its bits"
+    assert trained_bits(path) == GOLDEN_BITS[cpu_kernels()][path], f"{path}: training changed its bits"
 
 
 if __name__ == "__main__":  # prints this machine's family and digests, for pinning a new family (see above)
-    print(kernel_family())
+    print(cpu_kernels())
     for name in TRAINER_PATHS:
         print(f"{name!r}: {trained_bits(name)!r},")
