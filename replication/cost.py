@@ -75,8 +75,10 @@ def sources(specs: list[ExperimentSpec], device: str) -> set[str]:
 def wall_seconds(specs: list[ExperimentSpec], workers: int, device: str = "cpu") -> float:
     """The declared model's wall-clock time of `specs` on `workers` workers, each running one family at a time
     (an IMP run with its controls and copies: they train in the same steps) and taking the next family in order
-    as it frees, as Ray does with a session's prefetched tasks. Three equal families on two workers take two
-    families' time, not one and a half. Runs without a declared rate count nothing."""
+    as it frees, as Ray does with a session's tasks started ahead (`--start-ahead` on a local CPU cluster;
+    without it each claim's new families start only when its test asks, and workers idle at each claim's
+    end). Three equal families on two workers take two families' time, not one and a half. Runs without a
+    declared rate count nothing."""
     finish = [0.0] * max(workers, 1)
     for family in families(specs):
         free = heapq.heappop(finish)

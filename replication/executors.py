@@ -192,7 +192,8 @@ def _bar(total: int):
 
 
 def make_executor(name: str, address: str | None = None, device: str = "cpu", cpus_per_task: float = 1.0,
-                  gpus_per_task: float | None = None, connect: bool = False, population: int | None = None) -> Executor:
+                  gpus_per_task: float | None = None, connect: bool = False, population: int | None = None,
+                  start_ahead: bool = False) -> Executor:
     """The executor a user asked for, checked before any work starts (a one-line error otherwise);
     connect=True also starts or joins the Ray cluster now, so an unreachable one fails up front."""
     if name not in ("inprocess", "ray"):  # options.EXECUTORS, the flag's choices (tests/test_executors.py)
@@ -200,8 +201,8 @@ def make_executor(name: str, address: str | None = None, device: str = "cpu", cp
     if population is not None and population < 1:
         raise ExecutorError(f"--population must be at least 1, got {population}")
     if name == "inprocess":
-        if address:
-            raise ExecutorError("--ray-address needs --executor ray")
+        if address or start_ahead:
+            raise ExecutorError(f"{'--ray-address' if address else '--start-ahead'} needs --executor ray")
         return InProcess(population)
     import_ray()
     if gpus_per_task is None:
@@ -212,7 +213,8 @@ def make_executor(name: str, address: str | None = None, device: str = "cpu", cp
         # Ray hides every GPU from a task that asks for none, and shows a task only its own GPU(s) as cuda:0…
         raise ExecutorError(f"with --executor ray, use --device cuda (not {device}) and --gpus-per-task > 0: "
                             f"Ray gives each task its own GPU")
-    executor = RayExecutor(address, cpus_per_task, gpus_per_task, population=population)
+    executor = RayExecutor(address, cpus_per_task, gpus_per_task, population=population,
+                           start_ahead=True if start_ahead else None)
     if connect:
         executor.connect()
     return executor

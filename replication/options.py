@@ -57,6 +57,10 @@ class SessionOptions:
     population: int | None = _flag("most convnets trained as one vmapped population (TrainSpec.stacking='vmap'); "
                                    "default: all that train alike. On a GPU, benchmarks/gpu_session.sh prints what fits. With "
                                    "vmap a member's last bits depend on its company, so keep it fixed", kind=int)
+    start_ahead: bool = _flag("with --executor ray on a local CPU cluster, start every run the session's claims ask "
+                              "for at once, so that no worker idles while one claim's runs finish (the driver's "
+                              "analyses then share the cores; always on where the workers have their own: GPU "
+                              "tasks, a remote cluster)", kind=bool, default=False)
     allow_cpu: bool = _flag("run gpu-marked (paper-scale) claims on the CPU anyway: slow, for dry runs",
                             kind=bool, default=False)
 
@@ -121,7 +125,8 @@ class SessionOptions:
 
         try:
             return make_executor(self.executor, self.ray_address, self.device, self.cpus_per_task,
-                                 self.gpus_per_task, connect=connect, population=self.population)
+                                 self.gpus_per_task, connect=connect, population=self.population,
+                                 start_ahead=self.start_ahead)
         except ExecutorError as err:
             raise OptionError(str(err)) from None
 

@@ -60,7 +60,7 @@ def test_the_environment_fills_what_the_flags_leave_out_and_no_more():
 
 def test_pytest_args_give_back_the_same_options():
     options = SessionOptions.read({"scale": "small", "seeds": 3, "store": "s", "no_train": True,
-                                   "cpus_per_task": 2.0, "report_dir": "out"}, {})
+                                   "cpus_per_task": 2.0, "report_dir": "out", "start_ahead": True}, {})
     parser = argparse.ArgumentParser()
     add_flags(parser.add_argument)
     again = SessionOptions.read(vars(parser.parse_args(options.pytest_args())), {})
@@ -71,6 +71,7 @@ def test_pytest_args_give_back_the_same_options():
     ({"seeds": 1}, "--seeds must be at least 2"),
     ({"device": "tpu"}, "unknown --device 'tpu'"),
     ({"executor": "inprocess", "ray_address": "10.0.0.1:1"}, "--ray-address needs --executor ray"),
+    ({"executor": "inprocess", "start_ahead": True}, "--start-ahead needs --executor ray"),
 ])
 def test_check_says_what_is_wrong_in_one_line(values, fragment, tmp_path):
     with pytest.raises(OptionError, match=fragment) as error:
@@ -84,3 +85,10 @@ def test_reports_go_inside_the_run_store_unless_asked_elsewhere():
     assert SessionOptions.read({"store": "/x/runs"}, {}).report_dir == "/x/runs/reports"
     assert SessionOptions.read({}, {"REPLICATION_STORE": "/y"}).report_dir == "/y/reports"
     assert SessionOptions.read({"report_dir": "reports"}, {}).report_dir == "reports"
+
+
+def test_start_ahead_reaches_the_ray_executor_and_only_when_asked():
+    pytest.importorskip("ray")
+    asked = SessionOptions.read({"executor": "ray", "start_ahead": True}, {}).make_executor(connect=False)
+    default = SessionOptions.read({"executor": "ray"}, {}).make_executor(connect=False)
+    assert asked.start_ahead is True and default.start_ahead is None  # None: ahead where workers have own cores

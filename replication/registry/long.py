@@ -77,7 +77,8 @@ PRIORITY = ("stable-training-finds-tickets", "tickets-retrain-to-similar-regions
 
 
 def estimate_seconds(specs) -> float:
-    """What `specs` take on this CPU with its workers, by the cost model scaled as measured."""
+    """What `specs` take on this CPU with its workers started ahead (`pytest claims --scale long --executor ray
+    --start-ahead`), by the cost model scaled as measured."""
     return wall_seconds(specs, WORKERS, "cpu") * MEASURED_OVER_MODEL
 
 
