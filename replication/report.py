@@ -182,10 +182,12 @@ def provenance(total_seconds: float | None = None, device: str = "cpu") -> dict[
 
 def _cpu() -> str:
     """The CPU a run's bits came from: another vendor's kernels round differently (devices.cpu_kernels)."""
-    from .devices import cpu_info, cpu_kernels  # torch, imported only when a report is written
+    import torch
+
+    from .devices import cpu_info
 
     info = cpu_info()
-    return f"{info['model']} ({info['vendor']}), {cpu_kernels()[1]} kernels"
+    return f"{info['model']} ({info['vendor']}), {torch.backends.cpu.get_cpu_capability()} kernels"
 
 
 def code_line(prov: dict[str, Any]) -> str:
