@@ -57,10 +57,11 @@ def rounds_at_or_below(run: Run, max_density: float) -> list[int]:
 
 
 def mean_over_rounds(runs: list[Run], rounds: list[int], metric: str = "test_acc", scale: float = 100.0) -> np.ndarray:
-    """Each run's mean of `metric` over `rounds`; NaN if any of them diverged or is missing."""
+    """Each run's mean of `metric` over `rounds` (indices of the schedule); NaN if any of them diverged or is
+    missing."""
     out = []
     for run in runs:
-        values = [run.rounds[i].metrics[metric] if i < len(run.rounds) else None for i in rounds]
+        values = [record.metrics[metric] if (record := run.at(i)) is not None else None for i in rounds]
         out.append(math.nan if not values or any(v is None for v in values) else scale * float(np.mean(values)))
     return np.array(out)
 

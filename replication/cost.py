@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 from .spec import ExperimentSpec, families
 
@@ -72,15 +73,18 @@ def sources(specs: list[ExperimentSpec], device: str) -> set[str]:
     return {r.source for s in specs if (r := rate(s, device)) is not None}
 
 
-def wall_seconds(specs: list[ExperimentSpec], workers: int, device: str = "cpu") -> float:
+def wall_seconds(specs: list[ExperimentSpec], workers: int, device: str = "cpu",
+                 measured: Callable[[ExperimentSpec], float] | None = None) -> float:
     """The declared model's wall-clock time of `specs` on `workers` workers, each running one family at a time
     (an IMP run with its controls and copies: they train in the same steps) and taking the next family in order
     as it frees, as Ray does with a session's tasks started ahead (`--start-ahead` on a local CPU cluster;
     without it each claim's new families start only when its test asks, and workers idle at each claim's
-    end). Three equal families on two workers take two families' time, not one and a half. Runs without a
+    end). Three equal families on two workers take two families' time, not one and a half. `measured` scales
+    each run's rounds by what a scale measured against the model for such runs (default 1). Runs without a
     declared rate count nothing."""
     finish = [0.0] * max(workers, 1)
     for family in families(specs):
         free = heapq.heappop(finish)
-        heapq.heappush(finish, free + sum(s.n_rounds * (round_seconds(s, device) or 0.0) for s in family))
+        heapq.heappush(finish, free + sum(s.n_rounds * (round_seconds(s, device) or 0.0)
+                                          * (measured(s) if measured else 1.0) for s in family))
     return max(finish)

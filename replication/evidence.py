@@ -15,12 +15,13 @@ from .store import Run
 
 
 def _per_round(runs: list[Run], metric: str, scale: float = 100.0) -> np.ndarray:
-    n = max(len(r.rounds) for r in runs)
+    """Seeds × rounds of the schedule (by round index: a control that trains only some rounds is NaN elsewhere)."""
+    n = max((rec.index + 1 for r in runs for rec in r.rounds), default=0)
     out = np.full((len(runs), n), np.nan)
     for i, run in enumerate(runs):
-        for j, rec in enumerate(run.rounds):
+        for rec in run.rounds:
             if rec.metrics.get(metric) is not None:
-                out[i, j] = scale * rec.metrics[metric]
+                out[i, rec.index] = scale * rec.metrics[metric]
     return out
 
 
@@ -49,7 +50,7 @@ def accuracy(figures: FigureFolder, claim: Claim, setup: Setup, arms: dict[str, 
     """Test accuracy by density per arm (keyed by registry.Arm or by name): a table and the Fig. 1-style plot."""
     values = {arm: _per_round(runs, "test_acc") for arm, runs in labelled(arms).items()}
     first = next(iter(arms.values()))
-    densities = np.array(first[0].metric("density"))
+    densities = np.array(max((r for runs in arms.values() for r in runs), key=lambda r: len(r.rounds)).metric("density"))
     width = min(v.shape[1] for v in values.values())
     values = {k: v[:, :width] for k, v in values.items()}
     path = figures.path(claim.id, name)

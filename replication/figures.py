@@ -4,6 +4,7 @@ bands (Fig. 1), angular-distance matrices side by side (Fig. 4), weight histogra
 from __future__ import annotations
 
 import io
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +46,8 @@ def plot_by_density(arms: dict[str, np.ndarray], densities: np.ndarray, path: Pa
     fig, ax = plt.subplots(figsize=(6, 4))
     x = 100 * np.asarray(densities)
     for name, values in arms.items():
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a round no seed has (a partly trained control)
             mean = np.nanmean(values, 0)
             ax.plot(x, mean, marker="o", ms=3, label=name)
             ax.fill_between(x, np.nanmin(values, 0), np.nanmax(values, 0), alpha=0.2)

@@ -13,13 +13,14 @@ def describe(spec: ExperimentSpec, index: int, n: int, metrics: dict[str, Any]) 
     what = spec.control + (f" λ={spec.repel_lambda:g}" if spec.repel_lambda else "")
     if spec.copy_round is not None:
         what += f", second training of round {spec.copy_round}"
-    return (f"{t.model}/{t.dataset} batch {t.batch_size} {what} seed {spec.init_seed}: round {index}/{n - 1}, "
+    last = n - 1 if spec.trained_rounds is None else spec.prune.rounds
+    return (f"{t.model}/{t.dataset} batch {t.batch_size} {what} seed {spec.init_seed}: round {index}/{last}, "
             f"{100 * metrics['density']:.2f}% remaining, test acc {'diverged' if acc is None else f'{100 * acc:.2f}%'}")
 
 
 def stored_rounds(store, specs: Iterable[ExperimentSpec]) -> set[tuple[str, int]]:
     """(run hash, round index) of every round of `specs` the store already holds: where a bar starts."""
-    return {(s.hash(), i) for s in specs for i in range(len(store.round_seconds(s)))}
+    return {(s.hash(), i) for s in specs for i in s.stored_rounds[:len(store.round_seconds(s))]}
 
 
 class RoundPrinter:

@@ -197,6 +197,10 @@ class ExperimentSpec:
     # Set: this is not the run itself but a second training of its round `copy_round`, from the same start
     # weights and mask with SGD noise of its own (copy_noise_seed): the other end of the instability measure.
     copy_round: int | None = None
+    # Set on a control: it trains only these rounds of its IMP run (the ones its claims read). Each round of a
+    # control is drawn afresh from the round's own seeds, so these rounds are bit for bit the full control's
+    # (unless the full control diverged in an earlier round and stopped there); the other rounds cost nothing.
+    trained_rounds: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         _normalize_floats(self)
@@ -204,6 +208,14 @@ class ExperimentSpec:
         _require(self.init_seed >= 0 and self.noise_seed >= 0, "seeds must be non-negative integers")
         _require(self.copy_round is None or 0 <= self.copy_round <= self.prune.rounds,
                  f"copy_round {self.copy_round} must name a round in [0, {self.prune.rounds}]")
+        if self.trained_rounds is not None:
+            rounds = self.trained_rounds
+            _require(self.control != "imp" and self.copy_round is None and not self.repel_lambda,
+                     "trained_rounds is for a control without the repellent loss (its rounds are independent draws); "
+                     "IMP, its second trainings and a repelled control train every round")
+            _require(len(rounds) > 0 and list(rounds) == sorted(set(rounds)) and 0 <= rounds[0]
+                     and rounds[-1] <= self.prune.rounds,
+                     f"trained_rounds {rounds} must be increasing round indices in [0, {self.prune.rounds}]")
 
     # -- identity ---------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -211,8 +223,9 @@ class ExperimentSpec:
         for key, default in _HASH_NEUTRAL_TRAIN_DEFAULTS.items():
             if out["train"][key] == default:
                 del out["train"][key]
-        if self.copy_round is None:
-            del out["copy_round"]
+        for optional in ("copy_round", "trained_rounds"):
+            if out[optional] is None:
+                del out[optional]
         if self.train.precision == "bf16":
             out["bf16_version"] = BF16_VERSION
         return out
@@ -223,13 +236,21 @@ class ExperimentSpec:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
+    def stored_rounds(self) -> tuple[int, ...]:
+        """The indices of the rounds the run stores, in order: the dense round and one per pruning event, a
+        control's `trained_rounds`, or a copy's one round (stored as its round 0)."""
+        if self.copy_round is not None:
+            return (0,)
+        return self.trained_rounds if self.trained_rounds is not None else tuple(range(self.prune.rounds + 1))
+
+    @property
     def n_rounds(self) -> int:
-        """Rounds the run stores: the dense round plus one per pruning event, or the one round a copy repeats."""
-        return 1 if self.copy_round is not None else self.prune.rounds + 1
+        """How many rounds the run stores (see `stored_rounds`)."""
+        return len(self.stored_rounds)
 
     def imp_parent(self) -> "ExperimentSpec":
         """The IMP run whose masks a control (or a second training) reuses."""
-        return dataclasses.replace(self, control="imp", copy_round=None)
+        return dataclasses.replace(self, control="imp", copy_round=None, trained_rounds=None)
 
     def copy_of(self, index: int) -> "ExperimentSpec":
         """The second training of this run's round `index` (see `copy_round`)."""
@@ -250,6 +271,8 @@ class ExperimentSpec:
         train = dict(data.pop("train"))
         train["milestones"] = tuple(train.get("milestones", ()))
         train["model_args"] = tuple((k, _tuplify(v)) for k, v in train.get("model_args", ()))
+        if data.get("trained_rounds") is not None:
+            data["trained_rounds"] = tuple(data["trained_rounds"])
         return cls(train=TrainSpec(**train), prune=PruneSpec(**data.pop("prune")), **data)
 
 

@@ -78,6 +78,11 @@ class Run:
     def metric(self, key: str) -> list[Any]:
         return [r.metrics[key] for r in self.rounds]
 
+    def at(self, index: int) -> RoundRecord | None:
+        """Its round `index` of the schedule, or None where it has none (not trained, or not yet): a control
+        with `trained_rounds` stores only some."""
+        return next((r for r in self.rounds if r.index == index), None)
+
 
 class RunStore:
     def __init__(self, root: str | os.PathLike):
@@ -280,8 +285,8 @@ def load_run(path: str | os.PathLike) -> Run:
         raise StoreError(f"{folder}/init.pt is missing or does not match its checksum; "
                          f"rerun the experiment to restore it")
     run = Run(spec, folder, init, complete=(folder / MARKER).is_file())
-    index = 0
-    while (record := _read_round(folder / f"round_{index:03d}", index)) is not None:
+    for index in spec.stored_rounds:  # in order, up to the first one missing
+        if (record := _read_round(folder / f"round_{index:03d}", index)) is None:
+            break
         run.rounds.append(record)
-        index += 1
     return run

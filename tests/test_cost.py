@@ -38,6 +38,19 @@ def test_workers_take_whole_families_in_order():
         max(b16.n_rounds * r16, 2 * b256.n_rounds * r256))
 
 
+def test_measured_ratios_scale_each_runs_rounds_before_the_schedule():
+    # batch 16 measured at the model, batch 256 at half of it: the 256 family (IMP and its reinitialization)
+    # then takes 2 × 0.5 × its rounds, and a control trained at one round costs one round
+    b16, b256 = (preset("resnet20-fashion-mnist-sgd", batch_size=b) for b in (16, 256))
+    r16, r256 = cost.round_seconds(b16), cost.round_seconds(b256)
+    half = {16: 1.0, 256: 0.5}
+    runs = [b16, b256, b256.with_(control="reinit")]
+    assert cost.wall_seconds(runs, 2, measured=lambda s: half[s.train.batch_size]) == pytest.approx(
+        max(b16.n_rounds * r16, b256.n_rounds * r256))
+    one_round = b256.with_(control="reinit", trained_rounds=(b256.prune.rounds,))
+    assert cost.wall_seconds([b256, one_round], 1) == pytest.approx((b256.n_rounds + 1) * r256)
+
+
 def test_a_preset_without_a_rate_on_a_device_has_no_estimate():
     assert cost.round_seconds(preset("resnet20-cifar10"), "cpu") is None
     assert cost.round_seconds(preset("resnet20-cifar10"), "cuda:0") is not None

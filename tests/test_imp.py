@@ -337,3 +337,63 @@ def test_any_damaged_round_file_is_recomputed_never_loaded(digits, tmp_path, mon
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the repaired store reads back cleanly
         _assert_same_rounds(original, load_run(store.path(spec)))
+
+
+# -- a control trained only at the rounds its claims read ------------------------------------------------
+
+def test_a_control_trained_at_some_rounds_has_the_full_controls_bits_there(arms, digits, tmp_path, monkeypatch):
+    """Each round of a reinitialization is a fresh draw from its own seeds: trained alone, round ROUNDS (and
+    round 1) come out bit for bit as in the full chain, and nothing else is trained."""
+    full = arms["reinit"]
+    calls = _counting_train(monkeypatch)
+    sparse = run_experiment(full.spec.with_(trained_rounds=(1, ROUNDS)), RunStore(tmp_path), data=digits)
+    assert [r.index for r in sparse.rounds] == [1, ROUNDS] and sparse.complete
+    assert len(calls) == ROUNDS + 1 + 2  # its IMP run's rounds, and its own two
+    for index in (1, ROUNDS):
+        mine, theirs = sparse.at(index), full.at(index)
+        assert same(mine.mask, theirs.mask) and same(mine.start, theirs.start) and same(mine.trained, theirs.trained)
+        assert {k: v for k, v in mine.metrics.items() if k != "seconds"} == \
+            {k: v for k, v in theirs.metrics.items() if k != "seconds"}
+    assert sparse.at(0) is None and full.at(0) is full.rounds[0]
+
+
+def test_a_control_trained_at_some_rounds_is_stored_and_resumed_by_its_rounds(digits, tmp_path, monkeypatch):
+    store = RunStore(tmp_path)
+    spec = tiny_spec(rounds=ROUNDS, init_seed=4, noise_seed=3).with_(control="reinit", trained_rounds=(2, ROUNDS))
+    original = _snapshot(run_experiment(spec, store, data=digits))
+    folder = store.path(spec)
+    assert sorted(p.name for p in folder.glob("round_*")) == ["round_002", f"round_{ROUNDS:03d}"]
+    shutil.rmtree(folder / f"round_{ROUNDS:03d}")
+    (folder / MARKER).unlink()
+    partial = load_run(folder)
+    assert not partial.complete and [r.index for r in partial.rounds] == [2]
+    calls = _counting_train(monkeypatch)
+    resumed = run_experiment(spec, store, data=digits)
+    assert len(calls) == 1 and resumed.complete  # its IMP run is stored: only the missing round trains
+    _assert_same_rounds(original, resumed)
+    assert store.load_complete(spec) is not None
+
+
+@pytest.mark.parametrize("changes, why", [
+    (dict(control="imp"), "for a control"),
+    (dict(control="reinit", repel_lambda=2.0), "for a control"),
+    (dict(control="reinit", copy_round=1), "for a control"),
+    (dict(control="reinit", trained_rounds=()), "increasing round indices"),
+    (dict(control="reinit", trained_rounds=(2, 1)), "increasing round indices"),
+    (dict(control="reinit", trained_rounds=(ROUNDS + 1,)), "increasing round indices"),
+])
+def test_trained_rounds_is_refused_where_it_would_not_be_the_full_runs_rounds(changes, why):
+    from replication.spec import SpecError
+
+    changes = {"trained_rounds": (1,), **changes}
+    with pytest.raises(SpecError, match=why):
+        tiny_spec(rounds=ROUNDS).with_(**changes)
+
+
+def test_trained_rounds_leaves_every_other_runs_hash_alone():
+    spec = tiny_spec(rounds=ROUNDS).with_(control="reinit")
+    assert "trained_rounds" not in spec.to_dict()
+    sparse = spec.with_(trained_rounds=(ROUNDS,))
+    assert sparse.hash() != spec.hash() and sparse.source() == spec.imp_parent()
+    assert type(sparse).from_dict(json.loads(json.dumps(sparse.to_dict()))) == sparse
+    assert sparse.stored_rounds == (ROUNDS,) and sparse.n_rounds == 1

@@ -6,6 +6,7 @@ docstring or comment); none is produced by the function under test or a copy of 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from torch import nn
 
 import replication.landscape as landscape
 from replication.accuracy import (dense_accuracy, failed_to_train, mean_over_rounds, rounds_at_or_below,
-                                 ticket_minus_dense)
+                                 ticket_advantage, ticket_minus_dense)
 from replication.data import TensorData
 from replication.landscape import (BARRIER_POINTS, LII_POINTS, ErrorPath, error_barrier, error_path, instability,
                                    interpolate, recompute_batchnorm)
@@ -486,6 +487,38 @@ def test_mean_over_rounds_in_percent_with_nan_for_diverged_or_missing():
     assert mean_over_rounds([good, short], [0, 1]) == pytest.approx([55.0, 55.0])
     assert math.isnan(mean_over_rounds([good], [])[0])
     assert mean_over_rounds([good], [1, 3], metric="train_acc", scale=1.0)[0] == pytest.approx(0.375)
+
+
+def test_a_control_trained_at_some_rounds_is_read_by_round_index():
+    """A reinitialization that trained only rounds 2 and 3 (stored as its first two records, indexed 2 and 3):
+    its mean over rounds 2, 3 is 100·(.7 + .9)/2 = 80, not the mean of records 0 and 1 (or of its own
+    rounds' positions); the ticket's advantage over it at ≤ 64% remaining (rounds 2, 3 of the ticket: .8 and .9)
+    is 85 − 80 = 5; a round it did not train is missing (NaN)."""
+    full = _acc_run([0.5, 0.6, 0.7, 0.9])
+    sparse = dataclasses.replace(full, rounds=full.rounds[2:])
+    assert [r.index for r in sparse.rounds] == [2, 3] and sparse.at(3) is full.rounds[3] and sparse.at(0) is None
+    assert mean_over_rounds([sparse], [2, 3]) == pytest.approx([80.0])
+    assert math.isnan(mean_over_rounds([sparse], [1, 3])[0])
+    ticket = _acc_run([0.9, 0.9, 0.8, 0.9])
+    assert ticket_advantage([ticket], [sparse], 0.64) == pytest.approx([5.0])
+
+
+@pytest.mark.filterwarnings("error")
+def test_the_accuracy_evidence_shows_a_partly_trained_control_only_where_it_trained(tmp_path):
+    """IMP at 100, 80, 64, 51.2% and a reinitialization trained at the last two rounds only (listed first, so
+    the densities must come from the run that has every round): the table reads n/a where it did not train."""
+    from replication.evidence import accuracy
+    from replication.figures import FigureFolder
+    from replication.registry import CLAIMS, Setup
+
+    imp = _acc_run([0.5, 0.6, 0.7, 0.9])
+    reinit = dataclasses.replace(_acc_run([0.1, 0.2, 0.3, 0.4]), rounds=_acc_run([0.1, 0.2, 0.3, 0.4]).rounds[2:])
+    evidence = accuracy(FigureFolder(tmp_path, "synthetic"), CLAIMS["random-reinit-fails"],
+                        Setup("lenet-digits", seeds=1, rounds=3), {"reinit": [reinit], "IMP": [imp]})
+    rows = evidence.tables[0].markdown.splitlines()[2:]  # below the header and its rule
+    assert [row.split(" | ")[0] for row in rows] == ["| 100.00", "| 80.00", "| 64.00", "| 51.20"]
+    assert [row.count("n/a") for row in rows] == [1, 1, 0, 0]
+    assert "30.00 ± 0.00" in rows[2] and "90.00 ± 0.00" in rows[3]
 
 
 # ======================================================================================

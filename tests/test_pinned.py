@@ -69,11 +69,13 @@ CLAIM_RUNS = {
     "medium/weight-decay-hurts-semistable": (10, "26d54a7f137f"),
     "medium/same-basin-only-at-medium-density": (25, "49c18a584402"),
     "medium/random-reinit-fails": (10, "a68f7ab3f756"),
-    # the long scale on the map's pick (its CPU budget admits claims 7 and 11; the GPU variant runs the rest too)
+    # the long scale on the map's pick (its CPU budget admits claims 1, 7 and 11; the GPU variant runs the rest
+    # too); claims 1 and 3 train their reinitializations only at the low densities they read
+    "long/stable-training-finds-tickets": (30, "181b6a28bc72"),
     "long/tickets-retrain-to-similar-regions": (18, "0cc35d71f999"),
     "long/random-reinit-fails": (6, "40ca13927449"),
-    "long-gpu/stable-training-finds-tickets": (30, "0d25ec217adf"),
-    "long-gpu/instability-predicts-tickets": (45, "8d7f4dadd9d2"),
+    "long-gpu/stable-training-finds-tickets": (30, "181b6a28bc72"),
+    "long-gpu/instability-predicts-tickets": (45, "f65fcd26bb16"),
     "long-gpu/tickets-retrain-to-similar-regions": (18, "0cc35d71f999"),
     "long-gpu/random-reinit-fails": (6, "40ca13927449"),
     "long-gpu/stability-is-batch-not-steps": (24, "f32e6752c175"),

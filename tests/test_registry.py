@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from replication.presets import TABLE_1, preset
-from replication.registry import CLAIMS, PROBES, SCALES, SETUPS, Arm, Part, setup_for
+from replication.registry import CLAIMS, PROBES, SCALES, SETUPS, Arm, Part, Setup, setup_for
 from replication.stability import FAILS, SEMISTABLE, STABLE, UNSTABLE
 
 PAPER_IDS = ["stable-training-finds-tickets", "warmup-helps-semistable", "instability-predicts-tickets",
@@ -253,8 +253,13 @@ def test_the_long_scale_spends_its_budget_on_the_claims_in_priority_order():
     setups = long.setups_on(Cell(16, 8).overrides(), unstable_batch=16, stable_batch=256, seeds=3)
     estimate = {c: long.estimate_seconds(CLAIMS[c].specs(setups[c])) for c in long.PRIORITY}
     assert all(v > 0 for v in estimate.values())
-    # a budget for claim 1 alone: claims 7 and 11 share its runs, so they join at no cost; 3 and 12 do not fit
+    # a budget for claim 1 alone: claim 7 needs the full chain of batch 256's reinitializations, which claim 1
+    # trains only at its low densities, so it does not join; claim 11 reads that chain too
     fitted = long.within_budget(setups, budget=estimate["stable-training-finds-tickets"] * 1.01)
+    assert [c for c in long.PRIORITY if not fitted[c].not_run] == ["stable-training-finds-tickets"]
+    # a budget for claims 1 and 7 together: claim 11 reads runs they share, so it joins at no cost; 3 and 12 do not
+    first = [s for c in long.PRIORITY[:2] for s in CLAIMS[c].specs(setups[c])]
+    fitted = long.within_budget(setups, budget=long.estimate_seconds(list(dict.fromkeys(first))) * 1.01)
     ran = [c for c in long.PRIORITY if not fitted[c].not_run]
     assert ran == ["stable-training-finds-tickets", "tickets-retrain-to-similar-regions", "random-reinit-fails"]
     assert "over its" in fitted["instability-predicts-tickets"].not_run
@@ -274,5 +279,24 @@ def test_the_long_scales_gpu_variant_runs_what_the_cpu_budget_leaves_out(monkeyp
     pick = dict(overrides=Cell(16, 32).overrides(), unstable_batch=16, stable_batch=256, seeds=3)
     monkeypatch.setattr(long, "PICK", pick)
     gpu, cpu = long.map_setups(), long.within_budget(long.map_setups())
-    assert not gpu["stable-training-finds-tickets"].not_run and cpu["stable-training-finds-tickets"].not_run
+    assert not gpu["instability-predicts-tickets"].not_run and cpu["instability-predicts-tickets"].not_run
     assert {c for c, s in gpu.items() if not s.not_run} == set(long.PRIORITY)
+
+
+def test_reinitializations_at_low_density_train_only_the_rounds_the_claims_read():
+    """0.8^9 = 13.4% and 0.8^10 = 10.7% remaining: at or below 11% only round 10 of 10; at or below 5% of 25
+    rounds, 0.8^13 = 5.5% is above and 0.8^14 = 4.4% below, so rounds 14–25. IMP, its second trainings and a
+    repelled reinitialization still train every round; the setting is off by default."""
+    setup = Setup("resnet20-fashion-mnist-sgd", seeds=2, rounds=10, low_density=0.11, reinit_at_low_density=True)
+    assert setup.low_density_rounds() == (10,)
+    assert dataclasses.replace(setup, rounds=25, low_density=0.05).low_density_rounds() == tuple(range(14, 26))
+    reinit, imp = setup.runs_of(Arm("reinit", 16)), setup.runs_of(Arm("imp", 16))
+    assert [s.trained_rounds for s in reinit] == [(10,), (10,)] and [s.source() for s in reinit] == imp
+    assert all(s.trained_rounds is None for s in imp + setup.runs_of(Arm("copies", 16))
+               + setup.runs_of(Arm("reinit", 16, repel=2.0)))
+    off = dataclasses.replace(setup, reinit_at_low_density=False)
+    assert all(s.trained_rounds is None for s in off.runs_of(Arm("reinit", 16)))
+    with pytest.raises(ValueError, match="within 0.1%"):
+        dataclasses.replace(setup, low_density=0.8 ** 10).low_density_rounds()
+    with pytest.raises(ValueError, match="add rounds"):
+        dataclasses.replace(setup, low_density=0.01).low_density_rounds()

@@ -74,7 +74,15 @@ class _InFlight:
         """Whether this experiment trains (or reads back) a round at step `index` of the schedule."""
         if self.spec.copy_round is not None:
             return index == self.spec.copy_round
-        return index < n_rounds(self.spec)
+        return index in self.spec.stored_rounds
+
+    def last_step(self) -> int:
+        """The last step of the schedule at which it trains."""
+        return self.spec.copy_round if self.spec.copy_round is not None else self.spec.stored_rounds[-1]
+
+    def next_stored(self) -> int:
+        """The index its next stored round has (a copy stores its one round as round 0)."""
+        return self.spec.stored_rounds[len(self.history)]
 
     def run(self) -> Run:
         return Run(self.spec, self.path, self.init, list(self.history), complete=True)
@@ -179,7 +187,7 @@ def _advance(group: list[_InFlight], store: RunStore, data: TensorData, progress
 
     The group is in source-first order, so a control sees its IMP run's round (and a copy its run's)
     before it plans its own from it."""
-    last = max((f.spec.copy_round if f.spec.copy_round is not None else n_rounds(f.spec) - 1) for f in group)
+    last = max(f.last_step() for f in group)
     for index in range(last + 1):
         todo = [f for f in group if _needs_round(f, index, store, progress)]
         if todo:
@@ -200,7 +208,7 @@ def _needs_round(f: _InFlight, index: int, store: RunStore, progress: Progress |
     if f.source is not None and not _reaches(f.source, index):
         f.stopped = True  # the run it reads from stopped (diverged): there is no round to copy
         return False
-    record = store.load_round(f.spec, len(f.history))
+    record = store.load_round(f.spec, f.next_stored())
     if record is not None:
         _accept(f, record, progress)
         return False
@@ -335,11 +343,11 @@ def _train_round(flights: list[_InFlight], index: int, data: TensorData, stack: 
     for (f, model, plan, mask), weights, outcome in zip(jobs, trained, outcomes):
         model.load_state_dict(weights)
         # threads: on a CPU the bits depend on them (`replication verify` retrains with the same count)
-        metrics = {**_metrics(len(f.history), mask, plan, model, outcome, data), "seconds": seconds,
+        metrics = {**_metrics(f.next_stored(), mask, plan, model, outcome, data), "seconds": seconds,
                    "threads": torch.get_num_threads(), "device": device.type}
         if f.spec.copy_round is not None:
             metrics["source_round"] = index
-        records.append(RoundRecord(len(f.history), {n: t.cpu() for n, t in mask.items()}, plan.start,
+        records.append(RoundRecord(f.next_stored(), {n: t.cpu() for n, t in mask.items()}, plan.start,
                                    {k: v.detach().cpu().clone() for k, v in weights.items()}, metrics))
     return records
 

@@ -96,6 +96,10 @@ class Setup:
     semistable_batch: int | None = None
     stable_batch: int | None = None
     low_density: float = 0.05  # "low densities": rounds at or below this fraction remaining
+    # Train the reinitializations only at the low densities, where claims 1, 3 and 11 read them (each round of a
+    # reinitialization is its own fresh draw, so those rounds are the full control's bits): where a round costs
+    # minutes, a full chain of reinitializations costs as much as IMP. Its figures then show them only there.
+    reinit_at_low_density: bool = False
     # The subnetworks whose LII decides a claim about instability (the paper reads rounds 5, 10 and 15: 32.8,
     # 10.7 and 3.5% remaining); the dense round 0 is measured beside them as context, never decides.
     instability_rounds: tuple[int, ...] = ()
@@ -157,8 +161,25 @@ class Setup:
                  "epochs": arm.epochs}
         if arm.role == "copies":
             return self.copies(self.specs("imp", **train))
-        return self.specs(arm.role, repel=arm.repel, previous_only=arm.previous_only, rewind_step=arm.rewind_step,
-                          **train)
+        specs = self.specs(arm.role, repel=arm.repel, previous_only=arm.previous_only, rewind_step=arm.rewind_step,
+                           **train)
+        if arm.role == "reinit" and self.reinit_at_low_density and not arm.repel:
+            return [s.with_(trained_rounds=self.low_density_rounds()) for s in specs]
+        return specs
+
+    def low_density_rounds(self) -> tuple[int, ...]:
+        """The rounds IMP reaches at or below `low_density` remaining, by its schedule of densities (a round's mask
+        keeps a whole number of weights, so its density can differ from the schedule's by a weight or so: a
+        low_density that close to a round's is refused, as the claims would read a round the control lacks)."""
+        prune = self.base().prune
+        densities = [(1 - prune.fraction) ** k for k in range(self.rounds + 1)]  # iterative and one-shot alike
+        if any(abs(d - self.low_density) <= 1e-3 * self.low_density for d in densities):
+            raise ValueError(f"low_density {self.low_density:g} is within 0.1% of a round's density: pick one "
+                             f"between two rounds'")
+        rounds = tuple(k for k, d in enumerate(densities) if d <= self.low_density)
+        if not rounds:
+            raise ValueError(f"no round of {self.rounds} reaches low_density {self.low_density:g}: add rounds")
+        return rounds
 
     def copies(self, runs: list[ExperimentSpec]) -> list[ExperimentSpec]:
         """The second trainings the instability measure needs: each run's rounds `instability_rounds`, and its

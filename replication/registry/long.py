@@ -1,6 +1,6 @@
 """The long scale: the medium network with longer rounds, on the setting its instability map picks.
 
-Its budget is two hours of this 2-core CPU with two workers, declared with the rule that spends it before any of
+Its budget is two and a half hours of this 2-core CPU with two workers, declared with the rule that spends it before any of
 its IMP runs: the claims join in PRIORITY order (the claims about instability first; 1, 7 and 11 share their runs)
 while the cost model's wall-clock estimate of every run that joined (shared runs once; families handed to the
 workers in order, `cost.wall_seconds`), scaled by what the scale's stored rounds measured against the model, stays
@@ -53,9 +53,12 @@ def setups_on(overrides: tuple[tuple[str, Any], ...], unstable_batch: int, stabl
     with the reason."""
     sweep = dict(preset=_PRESET, seeds=seeds, rounds=rounds, overrides=overrides, unstable_batch=unstable_batch,
                  stable_batch=stable_batch, instability_rounds=instability_rounds, low_density=0.11, differs=note)
+    # Claims 1 and 3 read the reinitializations only at low densities, so they train them only there (claim 11's
+    # are claim 7's, which reads every round).
     ran = {
-        "stable-training-finds-tickets": Setup(**sweep),
-        "instability-predicts-tickets": Setup(**sweep, batch_sizes=(unstable_batch, middle_batch, stable_batch)),
+        "stable-training-finds-tickets": Setup(**sweep, reinit_at_low_density=True),
+        "instability-predicts-tickets": Setup(**sweep, batch_sizes=(unstable_batch, middle_batch, stable_batch),
+                                              reinit_at_low_density=True),
         "tickets-retrain-to-similar-regions": Setup(**sweep),
         "random-reinit-fails": Setup(**sweep),
         "stability-is-batch-not-steps": Setup(**sweep, equal_steps_batch=equal_steps_batch),
@@ -63,23 +66,29 @@ def setups_on(overrides: tuple[tuple[str, Any], ...], unstable_batch: int, stabl
     return {claim_id: ran.get(claim_id) or Setup(**sweep, not_run=_ELSEWHERE) for claim_id in CLAIMS}
 
 
-# Two hours, not the three the issue allows: a run store does not outlive a session on these machines, so the
-# scale's runs must fit one 3-hour sitting beside its setup (a new machine's venv and data), the rebuild of its
-# report and the clean-clone CI of what it commits.
-BUDGET_SECONDS = 2 * 3600
+# Two and a half hours, not the three the issue allows: a run store does not outlive a session on these machines,
+# so the scale's runs must fit one 3-hour sitting beside its setup (a new machine's venv and data, 5 minutes) and
+# the rebuild of its report; the run is the sitting's first work, and the code it runs is checked by a clean-clone
+# CI before it starts (the sitting then commits the report alone).
+BUDGET_SECONDS = 2.5 * 3600
 WORKERS = 2
-# The long report's stored round times over the cost model's for the same specs (claim 11's 66 rounds from an
-# empty store at f0a04a4: 100-103 s against 122 s, two workers, nothing else running); with the families'
-# schedule it gives that run's 1 h 14 min to the minute. (The map's 1.76 was taken with other jobs beside it.)
-MEASURED_OVER_MODEL = 0.83
+# The long report's stored round times over the cost model's, by batch size (the report at ec79022, two workers,
+# nothing else running: batch 16's rounds 178-198 s against the model's 192, batch 256's 0.65-0.75 of it; until
+# 2026-12-08 one ratio, 0.83, for all, which claim 11's batch-256 rounds gave). A batch it did not train (64) takes
+# the largest ratio measured, so that its estimate errs long.
+MEASURED_OVER_MODEL = {16: 1.0, 256: 0.75}
 PRIORITY = ("stable-training-finds-tickets", "tickets-retrain-to-similar-regions", "random-reinit-fails",
             "instability-predicts-tickets", "stability-is-batch-not-steps")
+
+
+def measured_over_model(spec) -> float:
+    return MEASURED_OVER_MODEL.get(spec.train.batch_size, max(MEASURED_OVER_MODEL.values()))
 
 
 def estimate_seconds(specs) -> float:
     """What `specs` take on this CPU with its workers started ahead (`pytest claims --scale long --executor ray
     --start-ahead`), by the cost model scaled as measured."""
-    return wall_seconds(specs, WORKERS, "cpu") * MEASURED_OVER_MODEL
+    return wall_seconds(specs, WORKERS, "cpu", measured=measured_over_model)
 
 
 def within_budget(setups: dict[str, Setup], budget: float = BUDGET_SECONDS) -> dict[str, Setup]:
