@@ -83,3 +83,20 @@ def test_a_failing_configuration_is_one_line_and_the_session_goes_on(capsys):
     assert "broken: FAILED ZeroDivisionError: division by zero" in capsys.readouterr().out
     spent = gpu_session.Session(None, budget_s=-1)
     assert spent.guarded("late", lambda: 1.0) is None and "late: skipped (budget spent)" in capsys.readouterr().out
+
+
+def test_the_long_rounds_benchmark_times_the_long_scales_own_dense_rounds():
+    """benchmarks/long_rounds.py trains (in its own processes, on the real data) the dense round of the long
+    scale's IMP runs: the specs it builds are those runs cut to round 0, and --epochs shortens them."""
+    spec = importlib.util.spec_from_file_location("long_rounds", PATH.parent / "long_rounds.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from replication.registry import Arm
+    from replication.registry.long import map_setups
+
+    setup = map_setups()["instability-predicts-tickets"]
+    specs = module.specs([16, 256], None, seed=1)
+    assert [s.train for s in specs] == [setup.runs_of(Arm("imp", b))[1].train for b in (16, 256)]
+    assert all(s.prune.rounds == 0 and s.n_rounds == 1 and s.init_seed == 1 for s in specs)
+    short = module.specs([64], 2, seed=0)[0]
+    assert short.train.epochs == 2 and short.train.milestones == ()

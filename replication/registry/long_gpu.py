@@ -1,4 +1,4 @@
-"""The long scale on a GPU: the map's setting and the claims about instability, without the CPU's two-hour
+"""The long scale on a GPU: the map's setting and the claims about instability, without the CPU's 2.5-hour
 budget (`long.within_budget`), so the claims that budget leaves out run here. Same runs as the long scale's
 (same specs, same hashes); keep its store apart from a CPU store, whose bits differ."""
 
