@@ -127,7 +127,7 @@ def test_the_instability_maps_runs_keep_their_names():
 # same code (on the EPYC, MKL_CBWR=AVX2 gives the default's bits, so MKL runs its AVX2 code there). So the digests
 # are pinned per kernel family. A family's digests are pinned only where the code of d931434, the commit that
 # introduced them, trains the same bits on that machine as the code that pins them: then no code change lies
-# between (the AMD family's were checked so). `python tests/test_pinned.py` prints a machine's family and digests.
+# between (both AMD families' were checked so). `python tests/test_pinned.py` prints a machine's family and digests.
 _CONVNET = dict(model="resnet20", init="kaiming_normal", batch_size=128, lr=0.1, model_args=(("width", 2),))
 TRAINER_PATHS = {
     "one-model convnet": [tiny_spec(rounds=1, **_CONVNET)],
@@ -144,6 +144,10 @@ GOLDEN_BITS = {
     ("2.14.1", "AVX512", "AuthenticAMD"): {
         "one-model convnet": "af9a07670ede3963", "stacked MLP fp32": "26fe80db6f57c1c1",
         "stacked MLP bf16": "8f17ecfa087ea60f", "vmapped convnet": "4cb268004ea9df83",
+    },
+    ("2.14.1", "AVX2", "AuthenticAMD"): {  # an EPYC without AVX-512 (2026-12-08)
+        "one-model convnet": "428a50cfa42aa79d", "stacked MLP fp32": "af6ad8a88277eb08",
+        "stacked MLP bf16": "8f17ecfa087ea60f", "vmapped convnet": "7dbba91d35b94ce7",
     },
 }
 
