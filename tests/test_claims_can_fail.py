@@ -203,3 +203,48 @@ def test_claim_12_decides_on_the_equal_steps_arm(tmp_path, lii, verdict):
     claim_test(SyntheticLab(tmp_path, lii), setup, conclude)
     assert conclude.decision.verdict == verdict
     assert setup.equal_steps_epochs() == 32  # batch 256 for batch 16's steps: 16 times its 2 epochs
+
+
+# -- claim 1 with its reinitializations trained at the low densities only (the long scale) -------------------
+
+class LowDensityReinitLab(SyntheticLab):
+    """Runs that hold only the rounds their spec stores (a reinitialization trained at round 10 alone), with a
+    seed's test accuracy by arm: IMP 90%, batch 256's reinitialization 80% (the tickets win), batch 16's 90%."""
+
+    def arms(self, specs: dict) -> dict:
+        self.asked = specs
+        rng = np.random.default_rng(0)
+
+        def run(spec):
+            acc = 0.8 if (spec.control, spec.train.batch_size) == ("reinit", 256) else 0.9
+            rounds = [RoundRecord(r, {}, {}, {}, {"density": 0.8 ** r, "diverged": False,
+                                                  "test_acc": acc + 0.005 * rng.standard_normal()})
+                      for r in spec.stored_rounds]
+            return Run(spec, Path("/nonexistent"), {}, rounds, complete=True)
+
+        return {arm: [run(spec) for spec in arm_specs] for arm, arm_specs in specs.items()}
+
+    def classes(self, runs) -> int:
+        return 10
+
+    def instability(self, runs: list[Run], copies: list[Run]) -> dict[int, np.ndarray]:
+        return {r: v for r, v in super().instability(runs, copies).items() if r <= runs[0].spec.prune.rounds}
+
+
+def test_claim_1_reads_reinitializations_trained_only_where_it_reads_them(tmp_path):
+    """On the long scale's setup claim 1's reinitializations store round 10 alone: the claim test reads them
+    there and decides (the tickets win at batch 256 and not at 16, batch 16 unstable: SUPPORTED)."""
+    import dataclasses
+
+    from claims.test_stable_training_finds_tickets import test_stable_training_finds_tickets as claim_test
+    from replication.registry import Arm
+    from replication.registry.long import map_setups
+
+    setup = dataclasses.replace(map_setups()["stable-training-finds-tickets"], seeds=SEEDS)
+    assert setup.reinit_at_low_density
+    lab, conclude = LowDensityReinitLab(tmp_path, {16: 30.0, 256: 0.5}), Concluded()
+    claim_test(lab, setup, conclude)
+    assert {s.trained_rounds for b in (16, 256) for s in lab.asked[Arm("reinit", b)]} == {(10,)}
+    assert conclude.decision.verdict == SUPPORTED
+    advantage = conclude.decision.parts[0]
+    assert advantage.effect == pytest.approx(10.0, abs=0.5)  # 90 − 80 at batch 256, minus 90 − 90 at 16
