@@ -50,7 +50,8 @@ def accuracy(figures: FigureFolder, claim: Claim, setup: Setup, arms: dict[str, 
     """Test accuracy by density per arm (keyed by registry.Arm or by name): a table and the Fig. 1-style plot."""
     values = {arm: _per_round(runs, "test_acc") for arm, runs in labelled(arms).items()}
     first = next(iter(arms.values()))
-    densities = np.array(max((r for runs in arms.values() for r in runs), key=lambda r: len(r.rounds)).metric("density"))
+    fullest = max((run for runs in arms.values() for run in runs), key=lambda run: len(run.rounds))
+    densities = np.array(fullest.metric("density"))  # a control trained at some rounds has only theirs
     width = min(v.shape[1] for v in values.values())
     values = {k: v[:, :width] for k, v in values.items()}
     path = figures.path(claim.id, name)

@@ -1,11 +1,11 @@
 """The long scale: the medium network with longer rounds, on the setting its instability map picks.
 
-Its budget is two and a half hours of this 2-core CPU with two workers, declared with the rule that spends it before any of
-its IMP runs: the claims join in PRIORITY order (the claims about instability first; 1, 7 and 11 share their runs)
-while the cost model's wall-clock estimate of every run that joined (shared runs once; families handed to the
-workers in order, `cost.wall_seconds`), scaled by what the scale's stored rounds measured against the model, stays
-within BUDGET_SECONDS. The rest are NOT RUN with the estimate that kept them out; the GPU variant (long_gpu.py)
-runs them.
+Its budget is two and a half hours of this 2-core CPU with two workers, declared with the rule that spends it
+before any of its IMP runs: the claims join in PRIORITY order (the claims about instability first; 1, 7 and 11
+share most of their runs) while the cost model's wall-clock estimate of every run that joined (shared runs once;
+families handed to the workers in order, `cost.wall_seconds`), scaled per batch by what the scale's stored rounds
+measured against the model, stays within BUDGET_SECONDS. The rest are NOT RUN with the estimate that kept them
+out; the GPU variant (long_gpu.py) runs them.
 """
 
 from __future__ import annotations
