@@ -72,10 +72,12 @@ def setups_on(overrides: tuple[tuple[str, Any], ...], unstable_batch: int, stabl
 # CI before it starts (the sitting then commits the report alone).
 BUDGET_SECONDS = 2.5 * 3600
 WORKERS = 2
-# The long report's stored round times over the cost model's, by batch size (the report at ec79022, two workers,
-# nothing else running: batch 16's rounds 178-198 s against the model's 192, batch 256's 0.65-0.75 of it; until
-# 2026-12-08 one ratio, 0.83, for all, which claim 11's batch-256 rounds gave). A batch it did not train (64) takes
-# the largest ratio measured, so that its estimate errs long.
+# The long report's stored round times over the cost model's, by batch size (the report at ec79022 on an AVX-512
+# EPYC, two workers, nothing else running: batch 16's rounds 178-198 s against the model's 192, batch 256's
+# 0.65-0.75 of it; until 2026-12-08 one ratio, 0.83, for all, which claim 11's batch-256 rounds gave). A batch it
+# did not train (64) takes the largest ratio measured, so that its estimate errs long. Other CPUs differ: an EPYC
+# without AVX-512 measured 1.32, 0.97 and 0.86 at batch 16, 64 and 256 (benchmarks/long_rounds.py, 2026-12-08),
+# where the runs this budget admits take about 2.9 hours instead of 2.3 (docs/scales.md).
 MEASURED_OVER_MODEL = {16: 1.0, 256: 0.75}
 PRIORITY = ("stable-training-finds-tickets", "tickets-retrain-to-similar-regions", "random-reinit-fails",
             "instability-predicts-tickets", "stability-is-batch-not-steps")
