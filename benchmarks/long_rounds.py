@@ -69,6 +69,7 @@ def main() -> None:
 
     batches = [int(b) for b in args.batches.split(",")]
     measured: dict[int, list[float]] = {b: [] for b in batches}
+    model: dict[int, float] = {}
     with ProcessPoolExecutor(2) as pool:
         for p in range(args.passes):
             # the slowest first, the others after it on the second process: both stay busy, as in a run
@@ -76,14 +77,14 @@ def main() -> None:
             order = sorted(batches)[:1] + (rest if p % 2 == 0 else rest[::-1])
             jobs = specs(order, args.epochs, seed=p)
             for spec, seconds in zip(jobs, pool.map(_round_seconds, [(s.to_dict(), args.data_dir) for s in jobs])):
-                measured[spec.train.batch_size].append(seconds)
-                print(f"  pass {p}: batch {spec.train.batch_size} {seconds:.1f} s "
-                      f"(model {round_seconds(spec):.1f} s)", flush=True)
+                b = spec.train.batch_size
+                measured[b].append(seconds)
+                model[b] = round_seconds(spec)
+                print(f"  pass {p}: batch {b} {seconds:.1f} s (model {model[b]:.1f} s)", flush=True)
     print("batch, measured s (median), model s, measured / model")
-    for spec in specs(batches, args.epochs, seed=0):
-        b = spec.train.batch_size
-        median, model = statistics.median(measured[b]), round_seconds(spec)
-        print(f"{b}, {median:.1f}, {model:.1f}, {median / model:.2f}")
+    for b in batches:
+        median = statistics.median(measured[b])
+        print(f"{b}, {median:.1f}, {model[b]:.1f}, {median / model[b]:.2f}")
 
 
 if __name__ == "__main__":

@@ -70,15 +70,14 @@ class _InFlight:
     stopped: bool = False  # diverged, or its source has no round to give
     planned: "tuple[int, _Round] | None" = None  # the step about to be trained, planned once for all who read it
 
-    def turn(self, index: int) -> bool:
-        """Whether this experiment trains (or reads back) a round at step `index` of the schedule."""
-        if self.spec.copy_round is not None:
-            return index == self.spec.copy_round
-        return index in self.spec.stored_rounds
+    @property
+    def steps(self) -> tuple[int, ...]:
+        """The steps of the schedule at which it trains (or reads back) a round: its stored rounds, or the one
+        round a copy repeats."""
+        return (self.spec.copy_round,) if self.spec.copy_round is not None else self.spec.stored_rounds
 
-    def last_step(self) -> int:
-        """The last step of the schedule at which it trains."""
-        return self.spec.copy_round if self.spec.copy_round is not None else self.spec.stored_rounds[-1]
+    def turn(self, index: int) -> bool:
+        return index in self.steps
 
     def next_stored(self) -> int:
         """The index its next stored round has (a copy stores its one round as round 0)."""
@@ -187,7 +186,7 @@ def _advance(group: list[_InFlight], store: RunStore, data: TensorData, progress
 
     The group is in source-first order, so a control sees its IMP run's round (and a copy its run's)
     before it plans its own from it."""
-    last = max(f.last_step() for f in group)
+    last = max(f.steps[-1] for f in group)
     for index in range(last + 1):
         todo = [f for f in group if _needs_round(f, index, store, progress)]
         if todo:
